@@ -1,0 +1,111 @@
+"""The one interface every channel adapter implements.
+
+A channel turns platform updates into :class:`~bots.messages.IncomingMessage` and hands them to
+the runner's dispatch function; it turns :class:`~bots.messages.Reply` into platform calls in
+:meth:`Channel.send`. Its lifecycle is ``attach`` (add webhook routes) → ``start`` (begin polling
+or register the webhook) → ``stop``. Capability fallbacks live here, so an adapter overrides only
+what its platform does natively.
+"""
+
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
+from types import TracebackType
+from typing import ClassVar, Self
+
+from aiohttp import web
+
+from bots.messages import IncomingMessage, Reply, SentMessage
+
+__all__ = ["Channel", "Dispatch", "RetryAfter", "SendError"]
+
+Dispatch = Callable[[IncomingMessage], Awaitable[list[Reply]]]
+"""What a channel calls with each incoming message; returns the replies already sent."""
+
+log = logging.getLogger(__name__)
+
+
+class SendError(Exception):
+    """The platform refused a reply. ``retryable`` says whether sending again may succeed."""
+
+    def __init__(self, code: str, description: str, *, retryable: bool = False) -> None:
+        super().__init__(f"{code}: {description}")
+        self.code = code
+        self.description = description
+        self.retryable = retryable
+
+
+class RetryAfter(SendError):
+    """The platform asked us to slow down and try again after ``seconds`` (HTTP 429)."""
+
+    def __init__(self, seconds: float, description: str = "too many requests") -> None:
+        super().__init__("429", description, retryable=True)
+        self.seconds = seconds
+
+
+class Channel(ABC):
+    """A messaging platform seen from the engine's side: messages in, replies out."""
+
+    name: ClassVar[str]
+
+    def __init__(self) -> None:
+        self._dispatch: Dispatch | None = None
+
+    def attach(self, app: web.Application, dispatch: Dispatch) -> None:
+        """Remember where incoming messages go and add this channel's HTTP routes to ``app``."""
+        self._dispatch = dispatch
+        self.add_routes(app)
+
+    def add_routes(self, app: web.Application) -> None:  # noqa: B027 - optional hook
+        """Add webhook or page routes; channels that only poll add none."""
+
+    async def dispatch(self, message: IncomingMessage) -> list[Reply]:
+        """Hand one normalized message to the engine and return the replies it sent."""
+        if self._dispatch is None:
+            msg = f"channel {self.name} received a message before it was attached"
+            raise RuntimeError(msg)
+        return await self._dispatch(message)
+
+    async def start(self) -> None:  # noqa: B027 - optional hook
+        """Connect to the platform: start polling or register the webhook."""
+
+    async def stop(self) -> None:  # noqa: B027 - optional hook
+        """Stop polling and close platform sessions; safe to call twice."""
+
+    async def health(self) -> str | None:
+        """``None`` when the channel works, else a short description of what is wrong."""
+        return None
+
+    @abstractmethod
+    async def send(self, chat_id: str, reply: Reply) -> SentMessage:
+        """Deliver one reply; raise :class:`SendError` (or :class:`RetryAfter`) when refused."""
+
+    @staticmethod
+    def numbered_buttons(reply: Reply) -> str:
+        """Text fallback for platforms without buttons: options become numbered lines."""
+        buttons = reply.flat_buttons
+        if not buttons:
+            return reply.text
+        lines = [reply.text, ""]
+        for number, button in enumerate(buttons, start=1):
+            suffix = f" — {button.url}" if button.url else ""
+            lines.append(f"{number}. {button.text}{suffix}")
+        return "\n".join(lines)
+
+    async def __aenter__(self) -> Self:
+        try:
+            await self.start()
+        except BaseException:
+            await self.stop()
+            raise
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()

@@ -1,0 +1,92 @@
+"""The one guarded path every reply takes to a platform.
+
+Each reply is sent through its channel and recorded with the platform's message id, or with the
+error when the platform refused it (status ``failed``, kept for a retry job). A 429 is waited out
+(``retry_after``) and the send retried a few times rather than dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from bots.channel import Channel, RetryAfter, SendError
+from bots.messages import Reply, SentMessage
+from dialogs.clock import Clock
+from storage.uow import UnitOfWork
+
+__all__ = ["Delivery", "Outbox"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """The fate of one reply: sent (with the platform's id) or failed (with the reason)."""
+
+    reply: Reply
+    sent: SentMessage | None
+    error: SendError | None
+
+
+class Outbox:
+    """Sends replies and keeps a record of each."""
+
+    def __init__(
+        self, uow: Callable[[], UnitOfWork], clock: Clock, *, max_rate_retries: int = 3
+    ) -> None:
+        self._uow = uow
+        self._clock = clock
+        self._max_rate_retries = max_rate_retries
+
+    async def deliver(
+        self,
+        channel: Channel,
+        conversation_id: int,
+        chat_id: str,
+        replies: Sequence[Reply],
+        *,
+        author: str = "bot",
+    ) -> list[Delivery]:
+        """Send ``replies`` in order to ``chat_id`` and record every outcome."""
+        deliveries = [await self._send(channel, chat_id, reply) for reply in replies]
+        if not deliveries:
+            return deliveries
+        now = self._clock.now()
+        async with self._uow() as uow:
+            for delivery in deliveries:
+                error = delivery.error
+                await uow.messages.add_outgoing(
+                    conversation_id,
+                    channel.name,
+                    delivery.reply,
+                    now,
+                    source_id=delivery.sent.source_id if delivery.sent else None,
+                    error_code=error.code if error else None,
+                    error_description=error.description if error else None,
+                    author=author,
+                )
+            await uow.commit()
+        return deliveries
+
+    async def _send(self, channel: Channel, chat_id: str, reply: Reply) -> Delivery:
+        retries = 0
+        while True:
+            try:
+                return Delivery(reply, await channel.send(chat_id, reply), None)
+            except RetryAfter as exc:
+                if retries >= self._max_rate_retries:
+                    log.warning(
+                        "%s chat %s: still rate-limited, kept as failed", channel.name, chat_id
+                    )
+                    return Delivery(reply, None, exc)
+                retries += 1
+                log.info("%s asked to wait %.1f s before sending", channel.name, exc.seconds)
+                await self._clock.sleep(exc.seconds)
+            except SendError as exc:
+                log.warning("%s chat %s: send refused: %s", channel.name, chat_id, exc)
+                return Delivery(reply, None, exc)
+            except Exception as exc:  # a network failure must not lose the reply's record
+                log.exception("%s chat %s: send failed", channel.name, chat_id)
+                return Delivery(reply, None, SendError("error", repr(exc), retryable=True))

@@ -1,0 +1,37 @@
+"""What happens to each incoming message: the engine decides, the outbox delivers."""
+
+from __future__ import annotations
+
+from bots.channel import Channel, Dispatch
+from bots.messages import IncomingMessage, Reply
+from bots.outbox import Outbox
+from dialogs.engine import Engine
+
+__all__ = ["Pipeline"]
+
+
+class Pipeline:
+    """Connects channels to the engine. One instance serves every channel."""
+
+    def __init__(self, engine: Engine, outbox: Outbox) -> None:
+        self._engine = engine
+        self._outbox = outbox
+
+    def dispatcher_for(self, channel: Channel) -> Dispatch:
+        """The function ``channel`` calls with each message it receives."""
+
+        async def dispatch(message: IncomingMessage) -> list[Reply]:
+            return await self.process(channel, message)
+
+        return dispatch
+
+    async def process(self, channel: Channel, message: IncomingMessage) -> list[Reply]:
+        """Handle one message and send its replies back on the channel it came from."""
+        if message.channel != channel.name:
+            msg = f"a {message.channel} message arrived on the {channel.name} channel"
+            raise ValueError(msg)
+        result = await self._engine.handle(message)
+        await self._outbox.deliver(
+            channel, result.conversation_id, message.chat_id, result.replies
+        )
+        return result.replies

@@ -1,0 +1,223 @@
+"""The composition root: everything the bot runs on is built here, from settings, and nowhere else.
+
+:func:`build_app` picks the memory or Redis twins (``REDIS_URL``) and SQLite or PostgreSQL
+(``DATABASE_URL``), wires flows, event handlers and channels, and returns an aiohttp application
+whose start-up connects everything — failing loudly when a configured server is unreachable —
+and whose clean-up closes it. Nothing is built at import time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+
+from aiohttp import web
+from redis.asyncio import Redis
+
+from bots.channel import Channel
+from bots.outbox import Outbox
+from bots.pipeline import Pipeline
+from bots.registry import ChannelContext, build_channels
+from config.catalog import Catalog
+from config.settings import Settings
+from dialogs.bus import EventBus
+from dialogs.clock import Clock, SystemClock
+from dialogs.engine import Engine
+from dialogs.events import FeedbackLeft
+from dialogs.flows import FallbackFlow, FeedbackFlow, HandoffFlow, MenuFlow, QuestionFlow
+from dialogs.recorders import FeedbackRecorder
+from faq.loader import FaqError
+from faq.service import FaqService
+from handoff.desk import HandoffDesk
+from storage.database import Database, DatabaseUnavailable, SchemaOutdated
+from storage.locks import ConversationLock, MemoryConversationLock, RedisConversationLock
+from storage.state import KeyBuilder, MemoryStateStore, RedisStateStore, StateStore
+
+__all__ = ["SERVICES", "Services", "StartupError", "build_app", "build_services"]
+
+log = logging.getLogger(__name__)
+
+
+class StartupError(Exception):
+    """Something the bot needs is missing or unreachable; the message says what."""
+
+
+@dataclass
+class Services:
+    """Everything built from settings, for start-up, shutdown, health and tests."""
+
+    settings: Settings
+    clock: Clock
+    database: Database
+    redis: Redis | None
+    states: StateStore
+    locks: ConversationLock
+    faq: FaqService
+    engine: Engine
+    outbox: Outbox
+    pipeline: Pipeline
+    channels: list[Channel]
+    _stop: asyncio.Event = field(default_factory=asyncio.Event)
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    def channel(self, name: str) -> Channel:
+        """The running channel called ``name``."""
+        for channel in self.channels:
+            if channel.name == name:
+                return channel
+        raise KeyError(name)
+
+
+SERVICES = web.AppKey("services", Services)
+
+
+def build_services(settings: Settings, *, clock: Clock | None = None) -> Services:
+    """Construct (without connecting) every part of the bot from ``settings``."""
+    clock = clock or SystemClock()
+    database = Database(settings.database.effective_url, echo=settings.database.echo)
+    redis: Redis | None = None
+    states: StateStore
+    locks: ConversationLock
+    if settings.redis.url:
+        redis = Redis.from_url(settings.redis.url)
+        states = RedisStateStore(redis, state_ttl=settings.redis.state_ttl, keys=KeyBuilder())
+        locks = RedisConversationLock(redis)
+    else:
+        states = MemoryStateStore()
+        locks = MemoryConversationLock()
+    faq = FaqService(settings.faq.path, settings.faq.matcher)
+    catalog = Catalog.load(settings.messages_path, settings.dialogs.default_language)
+    bus = EventBus()
+    HandoffDesk(database.uow).subscribe(bus)
+    bus.subscribe(FeedbackLeft, FeedbackRecorder(database.uow))
+    flows = [
+        MenuFlow(),
+        HandoffFlow(),
+        FeedbackFlow(),
+        QuestionFlow(faq, settings.dialogs.max_question_length),
+        FallbackFlow(),
+    ]
+    engine = Engine(
+        uow=database.uow,
+        states=states,
+        locks=locks,
+        catalog=catalog,
+        flows=flows,
+        bus=bus,
+        clock=clock,
+    )
+    outbox = Outbox(database.uow, clock)
+    pipeline = Pipeline(engine, outbox)
+    channels = build_channels(ChannelContext(settings, database.uow, clock))
+    return Services(
+        settings=settings,
+        clock=clock,
+        database=database,
+        redis=redis,
+        states=states,
+        locks=locks,
+        faq=faq,
+        engine=engine,
+        outbox=outbox,
+        pipeline=pipeline,
+        channels=channels,
+    )
+
+
+def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
+    """The aiohttp application serving the web chat, the webhooks and ``/healthz``."""
+    services = build_services(settings, clock=clock)
+    app = web.Application(client_max_size=1024 * 1024)
+    app[SERVICES] = services
+    for channel in services.channels:
+        channel.attach(app, services.pipeline.dispatcher_for(channel))
+    app.router.add_get("/healthz", _health)
+    app.on_startup.append(_start)
+    app.on_cleanup.append(_stop)
+    return app
+
+
+async def _start(app: web.Application) -> None:
+    services = app[SERVICES]
+    database = services.database
+    try:
+        await database.check()
+        if database.is_sqlite:
+            await database.upgrade()
+        else:
+            await database.require_current()
+    except (DatabaseUnavailable, SchemaOutdated) as exc:
+        raise StartupError(str(exc)) from exc
+    if services.redis is not None:
+        try:
+            async with asyncio.timeout(5):
+                await services.redis.ping()
+        except Exception as exc:
+            msg = f"Redis at REDIS_URL is unreachable: {exc.__class__.__name__}: {exc}"
+            raise StartupError(msg) from exc
+    else:
+        log.warning(
+            "conversation state is kept in memory: lost on restart, not shared (set REDIS_URL)"
+        )
+    try:
+        await asyncio.to_thread(services.faq.load)
+    except FaqError as exc:
+        raise StartupError(f"the FAQ cannot be loaded: {exc}") from exc
+    for channel in services.channels:
+        try:
+            await channel.start()
+        except Exception as exc:
+            msg = f"the {channel.name} channel cannot start: {exc.__class__.__name__}: {exc}"
+            raise StartupError(msg) from exc
+        log.info("channel %s started", channel.name)
+    services._tasks.append(
+        asyncio.create_task(
+            services.faq.watch(services._stop, services.settings.faq.reload_interval),
+            name="faq-watch",
+        )
+    )
+
+
+async def _stop(app: web.Application) -> None:
+    services = app[SERVICES]
+    services._stop.set()
+    for task in services._tasks:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    for channel in services.channels:
+        await channel.stop()
+    await services.states.close()
+    if services.redis is None:
+        await services.locks.close()
+    await services.database.dispose()
+
+
+async def _health(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    report: dict[str, object] = {}
+    healthy = True
+    try:
+        await services.database.check(timeout=3)
+        report["database"] = "ok"
+    except DatabaseUnavailable as exc:
+        report["database"] = str(exc)
+        healthy = False
+    if services.redis is not None:
+        try:
+            async with asyncio.timeout(3):
+                await services.redis.ping()
+            report["redis"] = "ok"
+        except Exception as exc:
+            report["redis"] = f"unreachable: {exc.__class__.__name__}"
+            healthy = False
+    channels: dict[str, str] = {}
+    for channel in services.channels:
+        problem = await channel.health()
+        channels[channel.name] = problem or "ok"
+        healthy = healthy and problem is None
+    report["channels"] = channels
+    report["status"] = "ok" if healthy else "down"
+    return web.json_response(report, status=200 if healthy else 503)

@@ -1,0 +1,344 @@
+"""Telegram through aiogram 3: long polling by default, a verified webhook when configured.
+
+This module is pure translation. :func:`to_incoming` turns a Bot API ``Update`` into our
+:class:`~bots.messages.IncomingMessage` (every message / callback / photo / contact branch lives
+there and is tested on recorded JSON); :meth:`TelegramChannel.send` turns a
+:class:`~bots.messages.Reply` into ``sendMessage`` / ``sendPhoto`` with an inline keyboard.
+The bot talks to ``TELEGRAM_API_URL`` so a self-hosted Bot API server or a test stand-in works.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import logging
+from typing import Any, ClassVar
+
+from aiogram import Bot
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.exceptions import (
+    TelegramAPIError,
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+    TelegramUnauthorizedError,
+)
+from aiogram.types import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    Update,
+)
+from aiogram.utils.backoff import Backoff, BackoffConfig
+from aiohttp import web
+from pydantic import ValidationError
+
+from bots.channel import Channel, RetryAfter, SendError
+from bots.messages import (
+    Attachment,
+    IncomingMessage,
+    Location,
+    OtherAttachment,
+    Photo,
+    Reply,
+    SentMessage,
+    SharedContact,
+)
+from config.settings import TelegramSettings
+from dialogs.clock import Clock, SystemClock
+
+__all__ = ["WEBHOOK_PATH", "TelegramChannel", "split_text", "to_incoming", "webhook_secret"]
+
+log = logging.getLogger(__name__)
+
+WEBHOOK_PATH = "/webhooks/telegram"
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name
+ALLOWED_UPDATES = ["message", "callback_query"]
+TEXT_LIMIT = 4096
+CAPTION_LIMIT = 1024
+_OTHER_KINDS = ("sticker", "voice", "video_note", "video", "audio", "document", "animation")
+
+
+def webhook_secret(token: str, configured: str | None = None) -> str:
+    """The ``secret_token`` for setWebhook: the configured one, or one derived from the token.
+
+    Derived with HMAC so every worker process and every restart agrees on it without shared
+    state, while nobody without the bot token can compute it.
+    """
+    if configured:
+        return configured
+    return hmac.new(token.encode(), b"otklik-telegram-webhook", hashlib.sha256).hexdigest()
+
+
+def to_incoming(update: Update) -> IncomingMessage | None:
+    """Our message for a Bot API update, or None for update types the bot does not handle."""
+    raw = update.model_dump(mode="json", exclude_none=True)
+    source_id = str(update.update_id)
+    if update.message is not None:
+        return _from_message(update.message, source_id, raw)
+    query = update.callback_query
+    if query is not None:
+        chat_id = query.message.chat.id if query.message is not None else query.from_user.id
+        return IncomingMessage(
+            channel=TelegramChannel.name,
+            chat_id=str(chat_id),
+            user_id=str(query.from_user.id),
+            display_name=query.from_user.full_name,
+            button_payload=query.data or "",
+            language_code=query.from_user.language_code,
+            source_id=source_id,
+            raw=raw,
+        )
+    return None
+
+
+def _from_message(message: Message, source_id: str, raw: dict[str, Any]) -> IncomingMessage:
+    user = message.from_user
+    text = message.text or message.caption or ""
+    deeplink = None
+    if text == "/start" or text.startswith("/start "):
+        deeplink = text.removeprefix("/start").strip() or None
+        text = "/start"
+    return IncomingMessage(
+        channel=TelegramChannel.name,
+        chat_id=str(message.chat.id),
+        user_id=str(user.id if user else message.chat.id),
+        display_name=user.full_name if user else message.chat.full_name,
+        text=text,
+        deeplink_payload=deeplink,
+        attachments=_attachments(message),
+        language_code=user.language_code if user else None,
+        source_id=source_id,
+        raw=raw,
+    )
+
+
+def _attachments(message: Message) -> tuple[Attachment, ...]:
+    found: list[Attachment] = []
+    if message.photo:
+        largest = max(message.photo, key=lambda size: size.width * size.height)
+        found.append(Photo(largest.file_id, width=largest.width, height=largest.height))
+    if message.location is not None:
+        found.append(Location(message.location.latitude, message.location.longitude))
+    if message.contact is not None:
+        contact = message.contact
+        user_id = str(contact.user_id) if contact.user_id else None
+        found.append(SharedContact(contact.phone_number, contact.first_name, user_id))
+    found.extend(
+        OtherAttachment("voice" if kind == "video_note" else kind)
+        for kind in _OTHER_KINDS
+        if getattr(message, kind, None) is not None
+    )
+    return tuple(found)
+
+
+def split_text(text: str, limit: int) -> list[str]:
+    """Cut ``text`` into pieces of at most ``limit`` characters, at a line or word break."""
+    pieces: list[str] = []
+    rest = text
+    while len(rest) > limit:
+        cut = rest.rfind("\n", 0, limit)
+        if cut < limit // 2:
+            cut = rest.rfind(" ", 0, limit)
+        if cut < limit // 2:
+            cut = limit
+        pieces.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    pieces.append(rest)
+    return pieces
+
+
+def _keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
+    if not reply.buttons:
+        return None
+    rows = [
+        [
+            InlineKeyboardButton(text=b.text, url=b.url)
+            if b.url
+            else InlineKeyboardButton(text=b.text, callback_data=b.payload)
+            for b in row
+        ]
+        for row in reply.buttons
+    ]
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+class TelegramChannel(Channel):
+    """A Telegram bot."""
+
+    name: ClassVar[str] = "telegram"
+
+    def __init__(self, settings: TelegramSettings, *, clock: Clock | None = None) -> None:
+        super().__init__()
+        if settings.bot_token is None:
+            msg = "TELEGRAM_BOT_TOKEN is not set"
+            raise ValueError(msg)
+        self._settings = settings
+        self._token = settings.bot_token.get_secret_value()
+        configured = settings.webhook_secret
+        self.secret = webhook_secret(
+            self._token, configured.get_secret_value() if configured else None
+        )
+        self._clock = clock or SystemClock()
+        self._bot: Bot | None = None
+        self._polling: asyncio.Task[None] | None = None
+        self._problem: str | None = "not started"
+
+    @property
+    def webhook_mode(self) -> bool:
+        """True when Telegram pushes updates to us instead of us polling."""
+        return bool(self._settings.webhook_url)
+
+    @property
+    def bot(self) -> Bot:
+        """The aiogram bot (after :meth:`start`)."""
+        if self._bot is None:
+            msg = "the Telegram channel is not started"
+            raise RuntimeError(msg)
+        return self._bot
+
+    def add_routes(self, app: web.Application) -> None:
+        if self.webhook_mode:
+            app.router.add_post(WEBHOOK_PATH, self._on_webhook)
+
+    async def start(self) -> None:
+        api = TelegramAPIServer.from_base(self._settings.api_url.rstrip("/"))
+        self._bot = Bot(self._token, session=AiohttpSession(api=api))
+        me = await self._bot.get_me()
+        log.info("Telegram bot @%s connected", me.username)
+        if self.webhook_mode:
+            await self._bot.set_webhook(
+                url=str(self._settings.webhook_url),
+                secret_token=self.secret,
+                allowed_updates=ALLOWED_UPDATES,
+            )
+            log.info("Telegram webhook set to %s", self._settings.webhook_url)
+        else:
+            await self._bot.delete_webhook()
+            self._polling = asyncio.create_task(self._poll(), name="telegram-polling")
+        self._problem = None
+
+    async def stop(self) -> None:
+        if self._polling is not None:
+            self._polling.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._polling
+            self._polling = None
+        if self._bot is not None:
+            await self._bot.session.close()
+            self._bot = None
+        self._problem = "stopped"
+
+    async def health(self) -> str | None:
+        if self._polling is not None and self._polling.done():
+            return "polling stopped"
+        return self._problem
+
+    async def send(self, chat_id: str, reply: Reply) -> SentMessage:
+        bot = self.bot
+        markup = _keyboard(reply)
+        try:
+            if reply.image_url:
+                caption, *rest = split_text(reply.text, CAPTION_LIMIT) if reply.text else [""]
+                sent = await bot.send_photo(
+                    chat_id, reply.image_url, caption=caption or None,
+                    reply_markup=markup if not rest else None,
+                )  # fmt: skip
+                texts = rest
+            else:
+                texts = split_text(reply.text, TEXT_LIMIT)
+            for number, text in enumerate(texts, start=1):
+                last = number == len(texts)
+                sent = await bot.send_message(chat_id, text, reply_markup=markup if last else None)
+        except TelegramRetryAfter as exc:
+            raise RetryAfter(float(exc.retry_after), exc.message) from exc
+        except TelegramForbiddenError as exc:
+            raise SendError("403", exc.message) from exc
+        except TelegramBadRequest as exc:
+            raise SendError("400", exc.message) from exc
+        except (TelegramNetworkError, TelegramServerError) as exc:
+            raise SendError("unavailable", exc.message, retryable=True) from exc
+        except TelegramAPIError as exc:
+            raise SendError("error", exc.message) from exc
+        return SentMessage(source_id=str(sent.message_id))
+
+    async def _on_webhook(self, request: web.Request) -> web.Response:
+        given = request.headers.get(SECRET_HEADER, "")
+        if not hmac.compare_digest(given.encode(), self.secret.encode()):
+            log.warning("Telegram webhook: a request without the right secret was refused")
+            return web.json_response({"error": "wrong secret token"}, status=401)
+        try:
+            body = await request.json()
+        except ValueError:
+            log.warning("Telegram webhook: the body is not JSON; refused")
+            return web.json_response({"error": "the body must be JSON"}, status=400)
+        if not isinstance(body, dict):
+            return web.json_response({"error": "the body must be a JSON object"}, status=400)
+        try:
+            update = Update.model_validate(body, context={"bot": self._bot})
+        except ValidationError as exc:
+            log.warning(
+                "Telegram webhook: not a Bot API update (%d errors); refused", exc.error_count()
+            )
+            return web.json_response({"error": "not a Telegram update"}, status=400)
+        await self._handle(update)
+        return web.json_response({"ok": True})
+
+    async def _handle(self, update: Update) -> None:
+        message = to_incoming(update)
+        if message is None:
+            log.info(
+                "Telegram update %s has no message or button press; ignored", update.update_id
+            )
+            return
+        query = update.callback_query
+        if query is not None:
+            try:
+                await self.bot.answer_callback_query(query.id)
+            except TelegramAPIError as exc:  # the spinner stays, the press is still handled
+                log.warning("Telegram: answering callback query failed: %s", exc)
+        await self.dispatch(message)
+
+    async def _poll(self) -> None:
+        bot = self.bot
+        backoff = Backoff(BackoffConfig(min_delay=1.0, max_delay=30.0, factor=1.6, jitter=0.1))
+        offset: int | None = None
+        timeout = self._settings.polling_timeout
+        while True:
+            try:
+                updates = await bot.get_updates(
+                    offset=offset,
+                    timeout=timeout,
+                    allowed_updates=ALLOWED_UPDATES,
+                    request_timeout=timeout + 10,
+                )
+            except TelegramUnauthorizedError:
+                self._problem = "the bot token was rejected"
+                log.error("Telegram: the bot token was rejected; polling stopped")
+                return
+            except TelegramAPIError as exc:
+                self._problem = f"getUpdates failed: {exc.message}"
+                log.warning("Telegram: %s; retrying", self._problem)
+                await self._clock.sleep(next(backoff))
+                continue
+            self._problem = None
+            backoff.reset()
+            for update in updates:
+                await self._handle_until_done(update, backoff)
+                offset = update.update_id + 1
+
+    async def _handle_until_done(self, update: Update, backoff: Backoff) -> None:
+        # A failure here is storage being down: retry the same update rather than skip it.
+        while True:
+            try:
+                await self._handle(update)
+            except Exception:
+                log.exception("Telegram update %s failed; retrying", update.update_id)
+                await self._clock.sleep(next(backoff))
+            else:
+                return

@@ -1,0 +1,151 @@
+"""The web chat: a page at ``/``, an embeddable widget script, and a JSON API.
+
+Like Rasa's REST input with a collecting output channel, replies come back in the HTTP response
+of the message that caused them. Every message still goes through the same pipeline (store →
+engine → outbox), so the web chat is also how the engine is tested end to end. A visitor is known
+by an unguessable id the page keeps in the browser's local storage: the same browser continues
+the same conversation, its history loaded from the database.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import secrets
+from collections.abc import Callable
+from importlib import resources
+from typing import Any, ClassVar
+
+from aiohttp import web
+
+from bots.channel import Channel
+from bots.messages import IncomingMessage, Reply, SentMessage
+from storage.records import StoredMessage
+from storage.uow import UnitOfWork
+
+__all__ = ["WebChatChannel"]
+
+log = logging.getLogger(__name__)
+
+_VISITOR = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+MAX_TEXT = 100_000
+"""Characters kept from one web chat message; the page itself stops at 4,000."""
+
+
+class WebChatChannel(Channel):
+    """The chain's own chat on its site."""
+
+    name: ClassVar[str] = "webchat"
+
+    def __init__(self, uow: Callable[[], UnitOfWork], *, title: str = "otklik") -> None:
+        super().__init__()
+        self._uow = uow
+        self._title = title
+
+    def add_routes(self, app: web.Application) -> None:
+        app.router.add_get("/", self._page)
+        app.router.add_get("/widget.js", self._widget)
+        app.router.add_post("/api/webchat/visitors", self._new_visitor)
+        app.router.add_post("/api/webchat/messages", self._message)
+        app.router.add_get("/api/webchat/history", self._history)
+
+    async def send(self, chat_id: str, reply: Reply) -> SentMessage:
+        # The reply travels in the HTTP response (or is read from history); nothing to call.
+        return SentMessage(source_id=f"web-{secrets.token_hex(8)}")
+
+    async def _page(self, request: web.Request) -> web.Response:
+        html = _static("index.html").replace("{{title}}", _escape(self._title))
+        return web.Response(text=html, content_type="text/html")
+
+    async def _widget(self, request: web.Request) -> web.Response:
+        return web.Response(text=_static("widget.js"), content_type="application/javascript")
+
+    async def _new_visitor(self, request: web.Request) -> web.Response:
+        return web.json_response({"visitor_id": secrets.token_urlsafe(24)})
+
+    async def _message(self, request: web.Request) -> web.Response:
+        body = await _json_object(request)
+        visitor = _visitor(body.get("visitor_id"))
+        text = body.get("text", "")
+        payload = body.get("payload")
+        language = body.get("language")
+        if not isinstance(text, str) or not (payload is None or isinstance(payload, str)):
+            raise _bad_request("text and payload must be strings")
+        if language is not None and not isinstance(language, str):
+            raise _bad_request("language must be a string such as 'ru' or 'en-US'")
+        message = IncomingMessage(
+            channel=self.name,
+            chat_id=visitor,
+            user_id=visitor,
+            text=text[:MAX_TEXT],
+            button_payload=payload or None,
+            deeplink_payload=_deeplink(body.get("start")),
+            language_code=(language or None) and language[:16],
+            raw={"text_length": len(text)} if len(text) > MAX_TEXT else {},
+        )
+        replies = await self.dispatch(message)
+        return web.json_response({"replies": [_reply_json(reply) for reply in replies]})
+
+    async def _history(self, request: web.Request) -> web.Response:
+        visitor = _visitor(request.query.get("visitor_id"))
+        async with self._uow() as uow:
+            conversation = await uow.conversations.find_by_chat(self.name, visitor)
+            stored = [] if conversation is None else await uow.messages.history(conversation)
+        return web.json_response({"messages": [_stored_json(item) for item in stored]})
+
+
+def _static(name: str) -> str:
+    return resources.files("bots").joinpath("webchat_static", name).read_text(encoding="utf-8")
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _bad_request(reason: str) -> web.HTTPBadRequest:
+    return web.HTTPBadRequest(text=json.dumps({"error": reason}), content_type="application/json")
+
+
+async def _json_object(request: web.Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except ValueError:
+        log.warning("web chat: a request body that is not JSON was refused")
+        raise _bad_request("the body must be a JSON object") from None
+    if not isinstance(body, dict):
+        raise _bad_request("the body must be a JSON object")
+    return body
+
+
+def _visitor(value: object) -> str:
+    if not isinstance(value, str) or not _VISITOR.match(value):
+        raise _bad_request(
+            "visitor_id is missing or malformed; get one from /api/webchat/visitors"
+        )
+    return value
+
+
+def _deeplink(value: object) -> str | None:
+    return value[:256] if isinstance(value, str) and value else None
+
+
+def _reply_json(reply: Reply) -> dict[str, Any]:
+    return {
+        "text": reply.text,
+        "image_url": reply.image_url,
+        "buttons": [
+            [{"text": b.text, "payload": b.payload, "url": b.url} for b in row]
+            for row in reply.buttons
+        ],
+    }
+
+
+def _stored_json(message: StoredMessage) -> dict[str, Any]:
+    return {
+        "direction": message.direction,
+        "author": message.author,
+        "text": message.text,
+        "buttons": message.buttons or [],
+        "created_at": message.created_at.isoformat(),
+    }

@@ -1,0 +1,115 @@
+"""The dialog engine: one incoming message in, the replies out.
+
+Order of work for every message, and why:
+
+1. **Store the message** in its own committed transaction — whatever fails later, the shopper's
+   words are kept (and a redelivered platform event is recognised and not answered twice).
+2. **Pick the language** from the message's language code (Russian by default).
+3. **Lock the conversation, then load its state** — locking after loading lets two quick
+   messages both act on the old step (aiogram #1317).
+4. **Offer the turn to the flows** in order; the last flow always answers with a reason and an
+   alternative. Events the flows emitted are handled before any reply leaves.
+5. **Errors become a polite reply**; the state is saved only when the turn succeeded.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from bots.messages import Button, IncomingMessage, Reply
+from config.catalog import Catalog
+from dialogs.bus import EventBus
+from dialogs.clock import Clock
+from dialogs.flows import Flow
+from dialogs.flows.menu import HANDOFF, MENU
+from dialogs.turn import Turn
+from storage.locks import ConversationLock
+from storage.state import StateKey, StateStore
+from storage.uow import UnitOfWork
+
+__all__ = ["Engine", "TurnResult"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class TurnResult:
+    """What the engine decided: the conversation the message went to and the replies to send."""
+
+    conversation_id: int
+    replies: list[Reply]
+    duplicate: bool = False
+
+
+class Engine:
+    """Routes each message through the flows; knows no platform and no channel."""
+
+    def __init__(
+        self,
+        *,
+        uow: Callable[[], UnitOfWork],
+        states: StateStore,
+        locks: ConversationLock,
+        catalog: Catalog,
+        flows: Sequence[Flow],
+        bus: EventBus,
+        clock: Clock,
+    ) -> None:
+        self._uow = uow
+        self._states = states
+        self._locks = locks
+        self._catalog = catalog
+        self._flows = tuple(flows)
+        self._bus = bus
+        self._clock = clock
+
+    async def handle(self, message: IncomingMessage) -> TurnResult:
+        """Store ``message``, run it through the flows and return the replies to send."""
+        now = self._clock.now()
+        async with self._uow() as uow:
+            ref = await uow.conversations.file_incoming(message, now)
+            await uow.commit()
+        if ref.duplicate:
+            log.info(
+                "%s event %s was delivered again; ignored", message.channel, message.source_id
+            )
+            return TurnResult(ref.conversation_id, [], duplicate=True)
+        language = self._catalog.pick_language(message.language_code)
+        key = StateKey(message.channel, message.chat_id, message.user_id)
+        try:
+            async with self._locks.lock(key):
+                turn = Turn(
+                    message=message,
+                    conversation_id=ref.conversation_id,
+                    language=language,
+                    step=await self._states.get_state(key),
+                    data=await self._states.get_data(key),
+                    now=now,
+                    catalog=self._catalog,
+                )
+                await self._run(turn)
+                await self._states.set_state(key, turn.step)
+                await self._states.set_data(key, turn.data)
+        except Exception:
+            log.exception("conversation %s: the turn failed", ref.conversation_id)
+            return TurnResult(ref.conversation_id, [self._apology(language)])
+        return TurnResult(ref.conversation_id, turn.replies)
+
+    async def _run(self, turn: Turn) -> None:
+        for flow in self._flows:
+            if await flow.handle(turn):
+                break
+        for event in turn.events:
+            await self._bus.publish(event)
+
+    def _apology(self, language: str) -> Reply:
+        text = self._catalog.text
+        return Reply(
+            text=text(language, "error.internal"),
+            buttons=(
+                (Button(text(language, "menu.handoff"), payload=HANDOFF),),
+                (Button(text(language, "menu.back"), payload=MENU),),
+            ),
+        )

@@ -1,0 +1,44 @@
+"""Leaving feedback.
+
+shopper: [✍️ Оставить отзыв]
+bot:     «Напишите отзыв одним сообщением…» [↩️ В меню]          → step feedback.awaiting
+shopper: text and/or photo
+bot:     «Спасибо! Ваш отзыв записан…» + menu                     → top level
+shopper: (a sticker, an empty message)
+bot:     «Отзыв не получил — в нём нет ни текста, ни фото…» [↩️ В меню]
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from bots.messages import Photo
+from dialogs.events import FeedbackLeft
+from dialogs.flows.base import Flow
+from dialogs.flows.menu import FEEDBACK, MENU, show_menu
+from dialogs.turn import Turn
+
+__all__ = ["FeedbackFlow", "Step"]
+
+
+class Step(StrEnum):
+    AWAITING = "feedback.awaiting"
+
+
+class FeedbackFlow(Flow):
+    """Takes one message of feedback (text, photos or both) and keeps it."""
+
+    async def handle(self, turn: Turn) -> bool:
+        if turn.payload == FEEDBACK:
+            turn.goto(Step.AWAITING)
+            turn.say(turn.t("feedback.prompt"), [turn.button("menu.back", MENU)])
+            return True
+        if turn.step != Step.AWAITING:
+            return False
+        photos = tuple(a for a in turn.message.attachments if isinstance(a, Photo))
+        if not turn.text and not photos:
+            turn.say(turn.t("feedback.need_text"), [turn.button("menu.back", MENU)])
+            return True
+        turn.emit(FeedbackLeft(turn.conversation_id, turn.text, photos, turn.now))
+        show_menu(turn, turn.t("feedback.thanks"))
+        return True

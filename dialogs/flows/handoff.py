@@ -1,0 +1,84 @@
+"""Asking for a person.
+
+    shopper: «оператор» | «позовите человека» | [👤 Позвать оператора]
+    bot:     «Передаю разговор оператору…» [✖️ Отменить]        → step handoff.waiting
+    shopper: (anything while waiting)
+    bot:     «Вы уже в очереди…» [✖️ Отменить]
+    shopper: [✖️ Отменить]
+    bot:     «Запрос отменён» + menu                                → top level
+
+The request itself is kept by whoever handles :class:`HandoffRequested` (``handoff/``); the
+operator's side of the conversation is not this flow's business.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from dialogs.events import HandoffCancelled, HandoffRequested
+from dialogs.flows.base import Flow
+from dialogs.flows.menu import HANDOFF, show_menu
+from dialogs.turn import Turn
+from dialogs.words import command_words
+
+__all__ = ["CANCEL", "HandoffFlow", "Step", "asks_for_person"]
+
+
+class Step(StrEnum):
+    WAITING = "handoff.waiting"
+
+
+CANCEL = "handoff:cancel"
+
+_PERSON_WORDS = frozenset(
+    {
+        "оператор", "оператора", "оператору", "человек", "человека", "человеку",
+        "живой", "менеджер", "менеджера", "operator", "human", "person", "agent",
+    }
+)  # fmt: skip
+
+
+def asks_for_person(text: str) -> bool:
+    """A short message that names a person to talk to («оператор», «позовите человека»)."""
+    return bool(command_words(text) & _PERSON_WORDS)
+
+
+class HandoffFlow(Flow):
+    """Queues a request for a person and keeps the shopper informed while they wait."""
+
+    async def handle(self, turn: Turn) -> bool:
+        waiting = turn.step == Step.WAITING
+        if turn.payload == CANCEL:
+            if waiting:
+                turn.emit(HandoffCancelled(turn.conversation_id, turn.now))
+                show_menu(turn, turn.t("handoff.cancelled"))
+            else:
+                show_menu(turn)
+            return True
+        if turn.payload == HANDOFF or asks_for_person(turn.text):
+            if not waiting:
+                self._request(turn)
+            else:
+                self._remind(turn)
+            return True
+        if waiting:
+            self._remind(turn)
+            return True
+        return False
+
+    def _request(self, turn: Turn) -> None:
+        reason = turn.data.get("last_question")
+        turn.emit(
+            HandoffRequested(
+                conversation_id=turn.conversation_id,
+                channel=turn.message.channel,
+                chat_id=turn.message.chat_id,
+                reason=reason if isinstance(reason, str) else None,
+                at=turn.now,
+            )
+        )
+        turn.goto(Step.WAITING)
+        turn.say(turn.t("handoff.queued"), [turn.button("handoff.cancel", CANCEL)])
+
+    def _remind(self, turn: Turn) -> None:
+        turn.say(turn.t("handoff.already_waiting"), [turn.button("handoff.cancel", CANCEL)])

@@ -1,0 +1,54 @@
+"""The main menu: where every conversation starts and where «меню» or /start brings it back.
+
+    shopper: /start [PAYLOAD] | «меню» | [↩️ В меню]
+    bot:     greeting + [❓ Задать вопрос] [✍️ Оставить отзыв] [👤 Позвать оператора]
+
+A deep-link payload (``/start qr-store-12``, a VK ``ref``, a Viber ``context``) is remembered as
+the conversation's entry point for the flows that need it (QR queue signals, campaigns).
+"""
+
+from __future__ import annotations
+
+from bots.messages import Button
+from dialogs.flows.base import Flow
+from dialogs.turn import Turn
+from dialogs.words import command_words
+
+__all__ = ["ASK", "FEEDBACK", "HANDOFF", "MENU", "MenuFlow", "menu_rows", "show_menu"]
+
+MENU = "menu"
+ASK = "menu:ask"
+FEEDBACK = "menu:feedback"
+HANDOFF = "menu:handoff"
+
+_MENU_WORDS = frozenset({"/start", "/menu", "меню", "menu", "start", "начать", "старт"})
+
+
+def menu_rows(turn: Turn) -> list[list[Button]]:
+    """The three main choices, one per row."""
+    return [
+        [turn.button("menu.ask", ASK)],
+        [turn.button("menu.feedback", FEEDBACK)],
+        [turn.button("menu.handoff", HANDOFF)],
+    ]
+
+
+def show_menu(turn: Turn, text: str | None = None) -> None:
+    """Answer with ``text`` (or the menu prompt) and the main choices; back to the top level."""
+    turn.goto(None)
+    turn.say(text or turn.t("menu.prompt"), *menu_rows(turn))
+
+
+class MenuFlow(Flow):
+    """Claims /start, «меню» and the menu button; remembers deep-link payloads."""
+
+    async def handle(self, turn: Turn) -> bool:
+        deeplink = turn.message.deeplink_payload
+        words = command_words(turn.text, limit=2)
+        if turn.payload != MENU and deeplink is None and not (words & _MENU_WORDS):
+            return False
+        if deeplink:
+            turn.data["entry"] = deeplink
+        greeting = turn.t("menu.greeting") if "/start" in words or deeplink else None
+        show_menu(turn, greeting)
+        return True

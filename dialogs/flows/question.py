@@ -1,0 +1,117 @@
+"""Asking a question: the FAQ answers what it can, and says so when it can't.
+
+shopper: [❓ Задать вопрос]
+bot:     «Напишите ваш вопрос одним сообщением…»
+shopper: «до скольки открыт магазин»
+bot:     the entry's answer [its buttons] (+ offer of a person when the entry asks for it)
+shopper: «а парковка есть» (close to several entries)
+bot:     «Возможно, вы имели в виду:» [entry A] [entry B] [👤 Позвать оператора]
+shopper: [entry A]                      (payload faq:<id>)
+bot:     entry A's answer
+shopper: «как оформить ипотеку» (nothing close)
+bot:     «Я не нашёл ответа… сформулируйте иначе — или я позову оператора» [👤] [↩️]
+shopper: «привет» / «спасибо»
+bot:     small talk, not an FAQ answer
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from bots.messages import Button
+from dialogs.flows.base import Flow
+from dialogs.flows.menu import ASK, HANDOFF, MENU, menu_rows
+from dialogs.turn import Turn
+from faq.matcher import MatchResult, Outcome
+from faq.model import FaqEntry
+
+__all__ = ["FAQ_PREFIX", "FaqLookup", "QuestionFlow"]
+
+FAQ_PREFIX = "faq:"
+
+
+class FaqLookup(Protocol):
+    """What the flow needs of the FAQ (``faq.FaqService`` provides it)."""
+
+    def match(self, text: str, language: str | None = None) -> MatchResult: ...
+
+    def entry(self, entry_id: str) -> FaqEntry | None: ...
+
+
+class QuestionFlow(Flow):
+    """Answers free text from the FAQ."""
+
+    def __init__(self, faq: FaqLookup, max_question_length: int) -> None:
+        self._faq = faq
+        self._max_length = max_question_length
+
+    async def handle(self, turn: Turn) -> bool:
+        if turn.payload == ASK:
+            turn.say(turn.t("question.prompt"), [turn.button("menu.back", MENU)])
+            return True
+        if turn.payload is not None and turn.payload.startswith(FAQ_PREFIX):
+            self._answer_by_id(turn, turn.payload.removeprefix(FAQ_PREFIX))
+            return True
+        if not turn.text:
+            return False
+        if len(turn.text) > self._max_length:
+            turn.say(
+                turn.t("question.too_long", limit=self._max_length), *self._alternatives(turn)
+            )
+            return True
+        turn.data["last_question"] = turn.text[:500]
+        result = self._faq.match(turn.text, turn.language)
+        if result.outcome is Outcome.SMALLTALK:
+            turn.say(turn.t(f"smalltalk.{_smalltalk_key(result.smalltalk)}"), *menu_rows(turn))
+        elif result.outcome is Outcome.ANSWER and result.matches:
+            self._answer_by_id(turn, result.matches[0].entry_id)
+        elif result.outcome is Outcome.SUGGEST and result.matches:
+            self._suggest(turn, result)
+        else:
+            turn.say(turn.t("question.not_found"), *self._alternatives(turn))
+        return True
+
+    def _answer_by_id(self, turn: Turn, entry_id: str) -> None:
+        entry = self._faq.entry(entry_id)
+        if entry is None:
+            turn.say(turn.t("question.entry_missing"), *self._alternatives(turn))
+            return
+        rows = [[_faq_button(button.text, button.url, button.faq)] for button in entry.buttons]
+        text = entry.answer_for(turn.language)
+        if entry.handoff:
+            text = f"{text}\n\n{turn.t('question.offer_handoff')}"
+            rows.append([turn.button("menu.handoff", HANDOFF)])
+        turn.say(text, *rows)
+
+    def _suggest(self, turn: Turn, result: MatchResult) -> None:
+        rows: list[list[Button]] = []
+        for match in result.matches:
+            entry = self._faq.entry(match.entry_id)
+            if entry is not None:
+                label = _label(entry, turn.language)
+                rows.append([Button(text=label, payload=FAQ_PREFIX + entry.id)])
+        rows.append([turn.button("menu.handoff", HANDOFF)])
+        turn.say(turn.t("question.suggest"), *rows)
+
+    @staticmethod
+    def _alternatives(turn: Turn) -> list[list[Button]]:
+        return [[turn.button("menu.handoff", HANDOFF)], [turn.button("menu.back", MENU)]]
+
+
+def _faq_button(text: str, url: str | None, faq_id: str | None) -> Button:
+    if url:
+        return Button(text=text, url=url)
+    return Button(text=text, payload=FAQ_PREFIX + (faq_id or ""))
+
+
+def _label(entry: FaqEntry, language: str) -> str:
+    """The entry's first phrasing, preferring one written in the shopper's alphabet."""
+    latin = language != "ru"
+    for question in entry.questions:
+        if any("a" <= ch.lower() <= "z" for ch in question) == latin:
+            return question
+    return entry.questions[0] if entry.questions else entry.id
+
+
+def _smalltalk_key(kind: str | None) -> str:
+    return kind if kind in {"greeting", "thanks", "bye"} else "other"

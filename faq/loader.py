@@ -1,0 +1,360 @@
+"""Read a folder of FAQ YAML files into a `Faq`, reporting every problem with file and line.
+
+The file format is a contract with content staff (see docs/faq.md). Text fields take any
+scalar literally, so `- no` stays the question "no" instead of YAML's boolean false.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+
+import yaml
+from rapidfuzz import process
+
+from faq.model import DEFAULT_LANGUAGE, Faq, FaqButton, FaqEntry
+from faq.problems import Problem, Severity
+
+__all__ = ["ANSWER_LIMITS", "FaqError", "LoadResult", "faq_files", "load_faq", "read_faq"]
+
+# The shortest message limit among the platforms a chain may enable.
+ANSWER_LIMITS = {"Telegram": 4096, "VK": 4096, "Viber": 7000}
+BUTTON_TEXT_LIMIT = 40  # VK cuts longer button labels
+ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,47}$")
+LANGUAGE_PATTERN = re.compile(r"^[a-z]{2}$")
+KEYS = ("id", "questions", "answer", "tags", "buttons", "handoff", "examples")
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class FaqError(Exception):
+    """A fatal problem in the FAQ files; str() is "file.yaml:LINE: what is wrong — how to fix"."""
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(str(problem))
+        self.problem = problem
+
+
+@dataclass
+class LoadResult:
+    """What `read_faq` found: the entries that loaded and every problem on the way."""
+
+    faq: Faq
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity is Severity.ERROR]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity is Severity.WARNING]
+
+
+def faq_files(path: Path) -> list[Path]:
+    """The files a FAQ folder consists of, in load order (a single file is allowed too)."""
+    return sorted(path.glob("*.yaml")) if path.is_dir() else [path]
+
+
+def load_faq(path: Path) -> Faq:
+    """Load every *.yaml under `path` (a folder or a file); raise FaqError on the first error."""
+    result = read_faq(path)
+    if result.errors:
+        raise FaqError(result.errors[0])
+    return result.faq
+
+
+def read_faq(path: Path) -> LoadResult:
+    """Load what can be loaded and collect every problem, for `faq check`."""
+    reader = _Reader()
+    if not path.exists():
+        reader.error(str(path), 0, "no such file or folder", "create it or set faq.path")
+        return LoadResult(Faq.of([]), reader.problems)
+    files = faq_files(path)
+    if path.is_dir():
+        for stray in sorted(path.glob("*.yml")):
+            reader.warn(str(stray), 1, "ignored: only *.yaml files are read", "rename to .yaml")
+    for file in files:
+        reader.read_file(file)
+    reader.finish(str(path), bool(files))
+    return LoadResult(Faq.of(reader.entries), reader.problems)
+
+
+class _Reader:
+    """Walks YAML nodes (which keep line numbers) and builds entries."""
+
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+        self.entries: list[FaqEntry] = []
+        self._first_seen: dict[str, str] = {}
+        self._questions: dict[str, tuple[str, str]] = {}
+        self._links: list[tuple[str, int, str]] = []
+
+    def error(self, path: str, line: int, message: str, hint: str = "") -> None:
+        self.problems.append(Problem(path, line, message, hint))
+
+    def warn(self, path: str, line: int, message: str, hint: str = "") -> None:
+        self.problems.append(Problem(path, line, message, hint, Severity.WARNING))
+
+    def read_file(self, file: Path) -> None:
+        name = str(file)
+        try:
+            root = yaml.compose(file.read_text(encoding="utf-8"), Loader=_Loader)
+        except UnicodeDecodeError:
+            self.error(name, 1, "the file is not UTF-8 text", "save it as UTF-8")
+            return
+        except yaml.MarkedYAMLError as error:
+            mark = error.problem_mark or error.context_mark
+            line = mark.line + 1 if mark else 1
+            what = " ".join(filter(None, [error.context, error.problem]))
+            self.error(name, line, f"YAML syntax: {what}", _yaml_hint(what))
+            return
+        except yaml.YAMLError as error:
+            self.error(name, 1, f"YAML syntax: {error}", "check quotes and indentation")
+            return
+        if root is None:
+            self.warn(name, 1, "the file has no entries", "add entries or delete the file")
+            return
+        if not isinstance(root, yaml.SequenceNode):
+            self.error(
+                name, _line(root), "the file must be a list of entries", "start each with '- id:'"
+            )
+            return
+        for node in root.value:
+            entry = self.read_entry(name, node)
+            if entry is not None:
+                self.entries.append(entry)
+
+    def read_entry(self, name: str, node: yaml.Node) -> FaqEntry | None:
+        line = _line(node)
+        if not isinstance(node, yaml.MappingNode):
+            self.error(name, line, "an entry must be a mapping", "write it as '- id: ...'")
+            return None
+        fields: dict[str, yaml.Node] = {}
+        for key_node, value_node in node.value:
+            key = str(key_node.value)
+            if key in fields:
+                self.error(
+                    name, _line(key_node), f"'{key}' appears twice in one entry", "keep one"
+                )
+            elif key not in KEYS:
+                guess = process.extractOne(key, KEYS, score_cutoff=70)
+                hint = f"did you mean '{guess[0]}'?" if guess else f"allowed: {', '.join(KEYS)}"
+                self.warn(name, _line(key_node), f"unknown field '{key}' is ignored", hint)
+            fields[key] = value_node
+        entry_id = self._read_id(name, line, fields.get("id"))
+        where = f"entry '{entry_id}'" if entry_id else "entry"
+        questions = self._read_texts(name, line, fields.get("questions"), "questions", where)
+        if "questions" in fields and not questions:
+            self.error(
+                name, _line(fields["questions"]), f"{where} has no questions", "add a phrasing"
+            )
+        elif "questions" not in fields:
+            self.error(name, line, f"{where} has no 'questions'", "add a list of phrasings")
+        answers = self._read_answer(name, line, fields.get("answer"), where)
+        tags = self._read_texts(name, line, fields.get("tags"), "tags", where)
+        examples = self._read_texts(name, line, fields.get("examples"), "examples", where)
+        buttons = self._read_buttons(name, fields.get("buttons"), where)
+        handoff = self._read_bool(name, fields.get("handoff"), where)
+        if not entry_id or not questions or not answers:
+            return None
+        source = f"{name}:{line}"
+        if entry_id in self._first_seen:
+            self.error(
+                name,
+                line,
+                f"duplicate id '{entry_id}', first used at {self._first_seen[entry_id]}",
+                "give each entry its own id",
+            )
+            return None
+        self._first_seen[entry_id] = source
+        self._check_questions(name, fields["questions"], entry_id, questions)
+        return FaqEntry(
+            id=entry_id,
+            questions=questions,
+            answers=MappingProxyType(answers),
+            tags=tags,
+            buttons=buttons,
+            handoff=handoff,
+            examples=examples,
+            source=source,
+        )
+
+    def finish(self, name: str, had_files: bool) -> None:
+        for path, line, target in self._links:
+            if target not in self._first_seen:
+                guess = process.extractOne(target, list(self._first_seen), score_cutoff=60)
+                hint = f"did you mean '{guess[0]}'?" if guess else "use an existing entry id"
+                self.error(path, line, f"button points to unknown entry '{target}'", hint)
+        if not had_files:
+            self.error(name, 0, "no *.yaml files found", "add FAQ files to this folder")
+        elif not self.entries and not any(p.severity is Severity.ERROR for p in self.problems):
+            self.error(name, 0, "no FAQ entries found", "add at least one entry")
+
+    def _read_id(self, name: str, line: int, node: yaml.Node | None) -> str:
+        if node is None:
+            self.error(name, line, "entry has no 'id'", "add 'id: some-slug'")
+            return ""
+        value = _text(node)
+        if value is None or not value.strip():
+            self.error(name, _line(node), "'id' is empty", "use a slug like 'store-hours'")
+            return ""
+        if not ID_PATTERN.match(value):
+            self.error(
+                name,
+                _line(node),
+                f"id '{value}' is not a slug",
+                "use lowercase latin letters, digits, '-' or '_', up to 48 characters",
+            )
+            return ""
+        return value
+
+    def _read_texts(
+        self, name: str, line: int, node: yaml.Node | None, key: str, where: str
+    ) -> tuple[str, ...]:
+        if node is None or (isinstance(node, yaml.ScalarNode) and node.tag.endswith(":null")):
+            return ()
+        items = node.value if isinstance(node, yaml.SequenceNode) else [node]
+        texts: list[str] = []
+        for item in items:
+            value = _text(item)
+            if value is None:
+                self.error(name, _line(item), f"{where}: {key} must be text", "write plain text")
+            elif not value.strip():
+                self.error(name, _line(item), f"{where}: empty item in {key}", "delete it")
+            else:
+                texts.append(value.strip())
+        return tuple(texts)
+
+    def _read_answer(
+        self, name: str, line: int, node: yaml.Node | None, where: str
+    ) -> dict[str, str]:
+        if node is None:
+            self.error(name, line, f"{where} has no 'answer'", "add 'answer: text'")
+            return {}
+        if isinstance(node, yaml.MappingNode):
+            pairs = [(str(k.value), k, v) for k, v in node.value]
+        else:
+            pairs = [(DEFAULT_LANGUAGE, node, node)]
+        answers: dict[str, str] = {}
+        for language, key_node, value_node in pairs:
+            text = _text(value_node)
+            if not LANGUAGE_PATTERN.match(language):
+                self.error(
+                    name,
+                    _line(key_node),
+                    f"{where}: '{language}' is not a language code",
+                    "use two letters like ru or en",
+                )
+            elif text is None or not text.strip():
+                self.error(name, _line(value_node), f"{where}: the answer is empty", "write it")
+            else:
+                answers[language] = text.strip()
+                self._check_length(name, _line(value_node), where, language, answers[language])
+        return answers
+
+    def _check_length(self, name: str, line: int, where: str, language: str, text: str) -> None:
+        too_short_for = [p for p, limit in ANSWER_LIMITS.items() if len(text) > limit]
+        if too_short_for:
+            limit = min(ANSWER_LIMITS[p] for p in too_short_for)
+            self.error(
+                name,
+                line,
+                f"{where}: the {language} answer has {len(text)} characters, "
+                f"{' and '.join(too_short_for)} allow {limit}",
+                "shorten it or move details behind a link button",
+            )
+
+    def _read_buttons(
+        self, name: str, node: yaml.Node | None, where: str
+    ) -> tuple[FaqButton, ...]:
+        if node is None:
+            return ()
+        if not isinstance(node, yaml.SequenceNode):
+            self.error(name, _line(node), f"{where}: buttons must be a list", "see docs/faq.md")
+            return ()
+        buttons: list[FaqButton] = []
+        for item in node.value:
+            line = _line(item)
+            if not isinstance(item, yaml.MappingNode):
+                self.error(
+                    name, line, f"{where}: a button must be a mapping", "{text: .., url: ..}"
+                )
+                continue
+            values = {str(k.value): _text(v) for k, v in item.value}
+            text, url, target = values.get("text"), values.get("url"), values.get("faq")
+            unknown = set(values) - {"text", "url", "faq"}
+            if unknown:
+                self.warn(name, line, f"{where}: unknown button field {sorted(unknown)}", "")
+            if not text:
+                self.error(name, line, f"{where}: a button has no text", "add 'text: ...'")
+                continue
+            if (url is None) == (target is None):
+                self.error(
+                    name, line, f"{where}: button '{text}' needs either url or faq", "pick one"
+                )
+                continue
+            if url is not None and not url.startswith(("https://", "http://", "tg://")):
+                self.error(name, line, f"{where}: button url '{url}' is not a link", "https://…")
+                continue
+            if len(text) > BUTTON_TEXT_LIMIT:
+                self.warn(
+                    name,
+                    line,
+                    f"{where}: button text '{text}' is {len(text)} characters",
+                    f"VK shows at most {BUTTON_TEXT_LIMIT}",
+                )
+            if target is not None:
+                self._links.append((name, line, target))
+            buttons.append(FaqButton(text=text, url=url, faq=target))
+        return tuple(buttons)
+
+    def _read_bool(self, name: str, node: yaml.Node | None, where: str) -> bool:
+        if node is None:
+            return False
+        if isinstance(node, yaml.ScalarNode) and node.tag.endswith(":bool"):
+            return bool(yaml.constructor.SafeConstructor().construct_object(node))
+        self.error(name, _line(node), f"{where}: handoff must be true or false", "")
+        return False
+
+    def _check_questions(
+        self, name: str, node: yaml.Node, entry_id: str, questions: tuple[str, ...]
+    ) -> None:
+        items = node.value if isinstance(node, yaml.SequenceNode) else [node]
+        lines = [_line(item) for item in items if _text(item)]
+        for question, line in zip(questions, lines, strict=False):
+            key = " ".join(question.casefold().replace("ё", "е").split()).strip("?!. ")
+            seen = self._questions.get(key)
+            if seen is None:
+                self._questions[key] = (entry_id, f"{name}:{line}")
+            elif seen[0] == entry_id:
+                self.warn(name, line, f"entry '{entry_id}' repeats '{question}'", "delete one")
+            else:
+                self.error(
+                    name,
+                    line,
+                    f"question '{question}' is in both '{seen[0]}' ({seen[1]}) and '{entry_id}'",
+                    "keep it in one entry",
+                )
+
+
+def _line(node: yaml.Node) -> int:
+    return int(node.start_mark.line) + 1
+
+
+def _text(node: yaml.Node) -> str | None:
+    """A scalar's literal text; None for lists, mappings and empty values."""
+    if not isinstance(node, yaml.ScalarNode) or node.tag.endswith(":null"):
+        return None
+    return str(node.value)
+
+
+def _yaml_hint(what: str) -> str:
+    if "mapping values" in what:
+        return "put the text in double quotes: a colon followed by a space starts a new field"
+    if "tab" in what:
+        return "indent with spaces, not tabs"
+    if "expected" in what and ("]" in what or "}" in what):
+        return "close the bracket or quote the text"
+    return "check quotes and indentation on this line and the one above"

@@ -1,0 +1,74 @@
+"""The FAQ knowledge base as frozen, typed values.
+
+Everything here is plain data: the loader builds it from YAML, the matcher reads it,
+the engine renders it. Nothing in this module touches the disk or the network.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+__all__ = ["DEFAULT_LANGUAGE", "Faq", "FaqButton", "FaqEntry"]
+
+DEFAULT_LANGUAGE = "ru"
+
+
+@dataclass(frozen=True)
+class FaqButton:
+    """A button under an answer: a link (`url`) or a follow-up FAQ entry (`faq` is its id)."""
+
+    text: str
+    url: str | None = None
+    faq: str | None = None
+
+
+@dataclass(frozen=True)
+class FaqEntry:
+    """One FAQ entry: the phrasings shoppers use and the answer per language.
+
+    A plain string answer in the file is stored under `DEFAULT_LANGUAGE` ("ru").
+    `source` is "file.yaml:LINE" so every message about the entry can point at it.
+    """
+
+    id: str
+    questions: tuple[str, ...]
+    answers: Mapping[str, str]
+    tags: tuple[str, ...] = ()
+    buttons: tuple[FaqButton, ...] = ()
+    handoff: bool = False
+    examples: tuple[str, ...] = ()
+    source: str = ""
+
+    def answer_for(self, language: str) -> str:
+        """The answer in `language`, else in Russian, else in the first language given."""
+        if language in self.answers:
+            return self.answers[language]
+        if DEFAULT_LANGUAGE in self.answers:
+            return self.answers[DEFAULT_LANGUAGE]
+        return next(iter(self.answers.values()), "")
+
+
+@dataclass(frozen=True)
+class Faq:
+    """A whole knowledge base: entries by id, in file order."""
+
+    entries: Mapping[str, FaqEntry] = field(default_factory=lambda: MappingProxyType({}))
+
+    @classmethod
+    def of(cls, entries: list[FaqEntry] | tuple[FaqEntry, ...]) -> Faq:
+        """Build from entries in order; later duplicates are the loader's problem to reject."""
+        return cls(MappingProxyType({entry.id: entry for entry in entries}))
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def get(self, entry_id: str) -> FaqEntry | None:
+        """The entry with this id, or None."""
+        return self.entries.get(entry_id)
+
+    @property
+    def phrasing_count(self) -> int:
+        """How many question phrasings the whole FAQ has."""
+        return sum(len(entry.questions) for entry in self.entries.values())

@@ -1,0 +1,1 @@
+"""Persistence: SQLAlchemy models and repositories (all SQL lives here), state stores and locks."""

@@ -1,0 +1,120 @@
+"""The database: engine construction, reachability check and Alembic migrations.
+
+Built by the composition root from settings; nothing connects until :meth:`Database.check` or
+the first unit of work, and an unreachable configured database fails start-up with a clear
+:class:`DatabaseUnavailable` instead of degrading silently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import event, text
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from storage.uow import UnitOfWork
+
+__all__ = ["MIGRATIONS_DIR", "Database", "DatabaseUnavailable", "SchemaOutdated"]
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+
+class DatabaseUnavailable(Exception):
+    """The configured database cannot be reached."""
+
+
+class SchemaOutdated(Exception):
+    """The database schema is behind the code; run ``otklik db upgrade``."""
+
+
+class Database:
+    """One SQLAlchemy async engine and the units of work made from it."""
+
+    def __init__(self, url: str, *, echo: bool = False, **engine_options: Any) -> None:
+        self.url = url
+        self.is_sqlite = make_url(url).get_backend_name() == "sqlite"
+        if self.is_sqlite:
+            self._ensure_sqlite_folder(url)
+        self.engine: AsyncEngine = create_async_engine(url, echo=echo, **engine_options)
+        if self.is_sqlite:
+            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+        self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    @staticmethod
+    def _ensure_sqlite_folder(url: str) -> None:
+        database = make_url(url).database
+        if database and database != ":memory:":
+            Path(database).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
+
+    def uow(self) -> UnitOfWork:
+        """A new unit of work (one transaction)."""
+        return UnitOfWork(self._sessions)
+
+    async def check(self, timeout: float = 5.0) -> None:  # noqa: ASYNC109
+        """Raise :class:`DatabaseUnavailable` unless a trivial query answers within ``timeout``."""
+        try:
+            async with asyncio.timeout(timeout), self.engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+        except Exception as exc:  # any driver error means "unreachable" to the operator
+            safe = make_url(self.url).render_as_string(hide_password=True)
+            msg = f"database {safe} is unreachable: {exc.__class__.__name__}: {exc}"
+            raise DatabaseUnavailable(msg) from exc
+
+    async def upgrade(self) -> None:
+        """Bring the schema to the newest migration (Alembic ``upgrade head``)."""
+        async with self.engine.begin() as connection:
+            await connection.run_sync(_upgrade)
+
+    async def require_current(self) -> None:
+        """Raise :class:`SchemaOutdated` when migrations are pending."""
+        async with self.engine.connect() as connection:
+            current, head = await connection.run_sync(_revisions)
+        if current != head:
+            msg = (
+                f"the database schema is at {current or 'nothing'}, the code needs {head}: "
+                "run 'otklik db upgrade'"
+            )
+            raise SchemaOutdated(msg)
+
+    async def dispose(self) -> None:
+        """Close every pooled connection."""
+        await self.engine.dispose()
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    """Alembic configuration pointing at our migrations, optionally bound to a connection."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def _upgrade(connection: Connection) -> None:
+    command.upgrade(alembic_config(connection), "head")
+
+
+def _revisions(connection: Connection) -> tuple[str | None, str | None]:
+    current = MigrationContext.configure(connection).get_current_revision()
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    return current, head
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # WAL lets the web chat read history while a webhook writes; foreign keys are off by default.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()

@@ -1,0 +1,87 @@
+"""Per-conversation locks: one message of a chat is handled at a time, in any worker.
+
+The lock is taken *before* state is loaded (aiogram #1317: loading first lets two quick
+messages both read the old step). The memory twin forgets locks nobody holds, so a long-running
+process does not keep one lock per chat it has ever seen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+
+from redis.asyncio import Redis
+
+from storage.state.base import KeyBuilder, StateKey
+
+__all__ = ["ConversationLock", "MemoryConversationLock", "RedisConversationLock"]
+
+
+class ConversationLock(ABC):
+    """Mutual exclusion per :class:`StateKey`."""
+
+    @abstractmethod
+    def lock(self, key: StateKey) -> AbstractAsyncContextManager[None]:
+        """``async with locks.lock(key):`` — held by one task at a time per key."""
+
+    async def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections."""
+
+
+class MemoryConversationLock(ConversationLock):
+    """asyncio locks in this process, evicted once no task holds or waits for them."""
+
+    def __init__(self) -> None:
+        self._locks: dict[StateKey, tuple[asyncio.Lock, int]] = {}
+
+    @property
+    def size(self) -> int:
+        """How many keys have a lock right now (held or awaited)."""
+        return len(self._locks)
+
+    @asynccontextmanager
+    async def lock(self, key: StateKey) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users <= 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+
+class RedisConversationLock(ConversationLock):
+    """A Redis lock shared by every worker; it expires after ``timeout`` if a worker dies."""
+
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        timeout: float = 60.0,
+        blocking_timeout: float = 30.0,
+        keys: KeyBuilder | None = None,
+    ) -> None:
+        self.redis = redis
+        self._timeout = timeout
+        self._blocking_timeout = blocking_timeout
+        self._keys = keys or KeyBuilder()
+
+    @asynccontextmanager
+    async def lock(self, key: StateKey) -> AsyncIterator[None]:
+        lock = self.redis.lock(
+            self._keys.build(key, "lock"),
+            timeout=self._timeout,
+            blocking_timeout=self._blocking_timeout,
+            sleep=0.01,
+        )
+        async with lock:
+            yield
+
+    async def close(self) -> None:
+        await self.redis.aclose()

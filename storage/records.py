@@ -1,0 +1,54 @@
+"""Plain records the repositories return, so no ORM object or session escapes ``storage/``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+__all__ = ["ConversationRef", "HandoffRecord", "StoredMessage"]
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationRef:
+    """Where an incoming message was filed; ``message_id`` is None for a repeated event."""
+
+    customer_id: int
+    identity_id: int
+    conversation_id: int
+    message_id: int | None
+
+    @property
+    def duplicate(self) -> bool:
+        """The platform delivered this event before; it must not be processed twice."""
+        return self.message_id is None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    """One message as kept, in or out."""
+
+    id: int
+    conversation_id: int
+    direction: str
+    author: str
+    text: str
+    button_payload: str | None
+    buttons: list[Any] | None
+    attachments: list[Any] | None
+    status: str
+    source_id: str | None
+    error_code: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class HandoffRecord:
+    """A request for a person."""
+
+    id: int
+    conversation_id: int
+    status: str
+    reason: str | None
+    requested_at: datetime
+    closed_at: datetime | None

@@ -1,0 +1,326 @@
+"""Repositories: the narrow, named operations the engine and the runner need. All SQL is here."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bots.messages import Attachment, IncomingMessage, Reply
+from storage.models import Conversation, Customer, Feedback, HandoffRequest, Identity, Message
+from storage.records import ConversationRef, HandoffRecord, StoredMessage
+
+__all__ = [
+    "ConversationRepository",
+    "FeedbackRepository",
+    "HandoffRepository",
+    "MessageRepository",
+]
+
+
+def _attachments_json(attachments: Sequence[Attachment]) -> list[dict[str, Any]] | None:
+    if not attachments:
+        return None
+    return [{"type": type(item).__name__, **dataclasses.asdict(item)} for item in attachments]
+
+
+class ConversationRepository:
+    """Customers, their channel identities and their conversations."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def file_incoming(self, message: IncomingMessage, now: datetime) -> ConversationRef:
+        """Store ``message`` in its open conversation, creating the customer and conversation.
+
+        A message whose platform ``source_id`` was stored before is a redelivery: nothing is
+        written and the returned reference has no ``message_id``.
+        """
+        identity = await self._identity(message, now)
+        conversation = await self._open_conversation(identity, message, now)
+        ref = ConversationRef(identity.customer_id, identity.id, conversation.id, None)
+        if message.source_id is not None and await self._seen(message):
+            return ref
+        row = Message(
+            conversation_id=conversation.id,
+            channel=message.channel,
+            direction="in",
+            author="customer",
+            text=message.text,
+            button_payload=message.button_payload,
+            attachments=_attachments_json(message.attachments),
+            source_id=message.source_id,
+            status="received",
+            raw=dict(message.raw) or None,
+            created_at=now,
+        )
+        self._session.add(row)
+        conversation.last_message_at = now
+        await self._session.flush()
+        return dataclasses.replace(ref, message_id=row.id)
+
+    async def _identity(self, message: IncomingMessage, now: datetime) -> Identity:
+        identity = await self._session.scalar(
+            select(Identity).where(
+                Identity.channel == message.channel, Identity.user_id == message.user_id
+            )
+        )
+        if identity is None:
+            customer = Customer(display_name=message.display_name, created_at=now)
+            self._session.add(customer)
+            await self._session.flush()
+            identity = Identity(
+                customer_id=customer.id,
+                channel=message.channel,
+                user_id=message.user_id,
+                display_name=message.display_name,
+                language_code=message.language_code,
+                created_at=now,
+                last_seen_at=now,
+            )
+            self._session.add(identity)
+            await self._session.flush()
+            return identity
+        identity.last_seen_at = now
+        if message.display_name:
+            identity.display_name = message.display_name
+        if message.language_code:
+            identity.language_code = message.language_code
+        return identity
+
+    async def _open_conversation(
+        self, identity: Identity, message: IncomingMessage, now: datetime
+    ) -> Conversation:
+        conversation = await self._session.scalar(
+            select(Conversation)
+            .where(
+                Conversation.channel == message.channel,
+                Conversation.chat_id == message.chat_id,
+                Conversation.identity_id == identity.id,
+                Conversation.status == "open",
+            )
+            .order_by(Conversation.id.desc())
+            .limit(1)
+        )
+        if conversation is None:
+            conversation = Conversation(
+                identity_id=identity.id,
+                channel=message.channel,
+                chat_id=message.chat_id,
+                status="open",
+                entry_payload=message.deeplink_payload,
+                opened_at=now,
+                last_message_at=now,
+            )
+            self._session.add(conversation)
+            await self._session.flush()
+        return conversation
+
+    async def _seen(self, message: IncomingMessage) -> bool:
+        found = await self._session.scalar(
+            select(Message.id).where(
+                Message.channel == message.channel,
+                Message.direction == "in",
+                Message.source_id == message.source_id,
+            )
+        )
+        return found is not None
+
+    async def find_by_chat(self, channel: str, chat_id: str) -> int | None:
+        """The newest open conversation in a chat, for channels that look up by chat."""
+        return await self._session.scalar(
+            select(Conversation.id)
+            .where(
+                Conversation.channel == channel,
+                Conversation.chat_id == chat_id,
+                Conversation.status == "open",
+            )
+            .order_by(Conversation.id.desc())
+            .limit(1)
+        )
+
+
+class MessageRepository:
+    """The message log, in and out."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add_outgoing(
+        self,
+        conversation_id: int,
+        channel: str,
+        reply: Reply,
+        now: datetime,
+        *,
+        source_id: str | None,
+        error_code: str | None = None,
+        error_description: str | None = None,
+        author: str = "bot",
+    ) -> int:
+        """Record a reply as sent (with the platform's id) or failed (with the error)."""
+        buttons = [
+            [{"text": b.text, "payload": b.payload, "url": b.url} for b in row]
+            for row in reply.buttons
+        ]
+        row = Message(
+            conversation_id=conversation_id,
+            channel=channel,
+            direction="out",
+            author=author,
+            text=reply.text,
+            buttons=buttons or None,
+            attachments=[{"type": "Image", "url": reply.image_url}] if reply.image_url else None,
+            source_id=source_id,
+            status="failed" if error_code else "sent",
+            error_code=error_code,
+            error_description=error_description,
+            created_at=now,
+        )
+        self._session.add(row)
+        await self._session.flush()
+        return row.id
+
+    async def history(self, conversation_id: int, limit: int = 200) -> list[StoredMessage]:
+        """The last ``limit`` messages of a conversation, oldest first."""
+        rows = await self._session.scalars(
+            select(Message)
+            .where(Message.conversation_id == conversation_id)
+            .order_by(Message.id.desc())
+            .limit(limit)
+        )
+        return [_stored(row) for row in reversed(rows.all())]
+
+    async def failed(self, limit: int = 100) -> list[StoredMessage]:
+        """Outgoing messages the platform refused, oldest first, for a retry job."""
+        rows = await self._session.scalars(
+            select(Message).where(Message.status == "failed").order_by(Message.id).limit(limit)
+        )
+        return [_stored(row) for row in rows]
+
+    async def count(self, channel: str | None = None) -> int:
+        """How many messages are stored (on one channel when given)."""
+        query = select(func.count(Message.id))
+        if channel is not None:
+            query = query.where(Message.channel == channel)
+        return int(await self._session.scalar(query) or 0)
+
+
+def _stored(row: Message) -> StoredMessage:
+    return StoredMessage(
+        id=row.id,
+        conversation_id=row.conversation_id,
+        direction=row.direction,
+        author=row.author,
+        text=row.text,
+        button_payload=row.button_payload,
+        buttons=row.buttons,
+        attachments=row.attachments,
+        status=row.status,
+        source_id=row.source_id,
+        error_code=row.error_code,
+        created_at=row.created_at,
+    )
+
+
+class HandoffRepository:
+    """Requests for a person."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def open(self, conversation_id: int, reason: str | None, now: datetime) -> int:
+        """Queue a request unless one is already waiting; returns the waiting request's id."""
+        active = await self.active_for(conversation_id)
+        if active is not None:
+            return active.id
+        row = HandoffRequest(
+            conversation_id=conversation_id, status="waiting", reason=reason, requested_at=now
+        )
+        self._session.add(row)
+        await self._session.flush()
+        return row.id
+
+    async def active_for(self, conversation_id: int) -> HandoffRecord | None:
+        """The request still waiting or being worked on in this conversation."""
+        row = await self._session.scalar(
+            select(HandoffRequest)
+            .where(
+                HandoffRequest.conversation_id == conversation_id,
+                HandoffRequest.status.in_(("waiting", "taken")),
+            )
+            .order_by(HandoffRequest.id.desc())
+            .limit(1)
+        )
+        return None if row is None else _handoff(row)
+
+    async def cancel(self, conversation_id: int, now: datetime) -> bool:
+        """The shopper no longer needs a person; True when a waiting request was cancelled."""
+        result = await self._session.execute(
+            update(HandoffRequest)
+            .where(
+                HandoffRequest.conversation_id == conversation_id,
+                HandoffRequest.status == "waiting",
+            )
+            .values(status="cancelled", closed_at=now)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    async def waiting(self, limit: int = 100) -> list[HandoffRecord]:
+        """Requests no operator has taken yet, oldest first."""
+        rows = await self._session.scalars(
+            select(HandoffRequest)
+            .where(HandoffRequest.status == "waiting")
+            .order_by(HandoffRequest.requested_at, HandoffRequest.id)
+            .limit(limit)
+        )
+        return [_handoff(row) for row in rows]
+
+
+def _handoff(row: HandoffRequest) -> HandoffRecord:
+    return HandoffRecord(
+        id=row.id,
+        conversation_id=row.conversation_id,
+        status=row.status,
+        reason=row.reason,
+        requested_at=row.requested_at,
+        closed_at=row.closed_at,
+    )
+
+
+class FeedbackRepository:
+    """Feedback left through the menu."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(
+        self,
+        conversation_id: int,
+        text: str,
+        attachments: Sequence[Attachment],
+        now: datetime,
+    ) -> int:
+        """Keep one piece of feedback."""
+        row = Feedback(
+            conversation_id=conversation_id,
+            text=text,
+            attachments=_attachments_json(attachments),
+            created_at=now,
+        )
+        self._session.add(row)
+        await self._session.flush()
+        return row.id
+
+    async def texts(self, conversation_id: int) -> list[str]:
+        """Feedback texts of a conversation, oldest first."""
+        rows = await self._session.scalars(
+            select(Feedback.text)
+            .where(Feedback.conversation_id == conversation_id)
+            .order_by(Feedback.id)
+        )
+        return list(rows)

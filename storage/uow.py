@@ -1,0 +1,62 @@
+"""The unit of work: one transaction, its repositories, rollback unless committed."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from storage.repositories import (
+    ConversationRepository,
+    FeedbackRepository,
+    HandoffRepository,
+    MessageRepository,
+)
+
+__all__ = ["UnitOfWork"]
+
+
+class UnitOfWork:
+    """``async with db.uow() as uow: ...; await uow.commit()`` — nothing is kept without commit."""
+
+    conversations: ConversationRepository
+    messages: MessageRepository
+    handoffs: HandoffRepository
+    feedback: FeedbackRepository
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+        self._session: AsyncSession | None = None
+
+    async def __aenter__(self) -> Self:
+        session = self._sessions()
+        self._session = session
+        self.conversations = ConversationRepository(session)
+        self.messages = MessageRepository(session)
+        self.handoffs = HandoffRepository(session)
+        self.feedback = FeedbackRepository(session)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        session = self._require()
+        try:
+            await session.rollback()
+        finally:
+            await session.close()
+            self._session = None
+
+    async def commit(self) -> None:
+        """Keep everything done in this unit."""
+        await self._require().commit()
+
+    def _require(self) -> AsyncSession:
+        if self._session is None:
+            msg = "use the unit of work inside 'async with'"
+            raise RuntimeError(msg)
+        return self._session
