@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import os
 import sys
@@ -52,9 +53,9 @@ def cli() -> None:
 @click.option("--port", type=int, default=None, help="Port to listen on (OTKLIK_PORT, 8080).")
 def run(config_file: Path | None, host: str | None, port: int | None) -> None:
     """Serve the web chat, the webhooks and /healthz, and poll the platforms."""
+    settings = _settings(config_file, host=host, port=port)
     from bots.runner import StartupError, build_app  # noqa: PLC0415 - keeps --help fast
 
-    settings = _settings(config_file, host=host, port=port)
     logging.basicConfig(
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -101,14 +102,19 @@ def upgrade(config_file: Path | None) -> None:
 
 
 def _attach_optional_groups() -> None:
+    # The FAQ commands ship with the faq package; imported late to keep `otklik --help` fast.
     try:
-        from faq.cli import faq  # noqa: PLC0415 - the FAQ commands ship with the faq package
-    except ImportError:
+        module = importlib.import_module("faq.cli")
+    except ModuleNotFoundError:
         return
-    cli.add_command(faq)
+    cli.add_command(module.faq)
 
 
 def main() -> None:
     """Entry point of the ``otklik`` console script."""
     _attach_optional_groups()
     cli()
+
+
+if __name__ == "__main__":
+    main()

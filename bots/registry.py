@@ -1,7 +1,8 @@
 """Which channels exist and when each is switched on.
 
 Each factory looks at the settings and returns its channel, or None when the channel is not
-configured (no token). Adding a platform is one module in ``bots/`` and one line here.
+configured (no token). Adding a platform is one module in ``bots/`` and one line here. Platform
+modules are imported only when their channel is switched on: aiogram alone takes seconds.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from bots.channel import Channel
-from bots.telegram import TelegramChannel
 from bots.webchat import WebChatChannel
 from config.settings import Settings
 from dialogs.clock import Clock
@@ -37,12 +37,14 @@ def _telegram(context: ChannelContext) -> Channel | None:
     settings = context.settings.telegram
     if settings.bot_token is None:
         return None
+    from bots.telegram import TelegramChannel  # noqa: PLC0415 - aiogram takes seconds to import
+
     return TelegramChannel(settings, clock=context.clock)
 
 
 CHANNELS: Mapping[str, Callable[[ChannelContext], Channel | None]] = {
-    WebChatChannel.name: _webchat,
-    TelegramChannel.name: _telegram,
+    "webchat": _webchat,
+    "telegram": _telegram,
 }
 
 

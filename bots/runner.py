@@ -141,6 +141,15 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicat
 
 async def _start(app: web.Application) -> None:
     services = app[SERVICES]
+    try:
+        await _connect(services)
+    except BaseException:
+        # aiohttp runs no clean-up after a failed start-up: close what was opened here.
+        await _shutdown(services)
+        raise
+
+
+async def _connect(services: Services) -> None:
     database = services.database
     try:
         await database.check()
@@ -181,7 +190,10 @@ async def _start(app: web.Application) -> None:
 
 
 async def _stop(app: web.Application) -> None:
-    services = app[SERVICES]
+    await _shutdown(app[SERVICES])
+
+
+async def _shutdown(services: Services) -> None:
     services._stop.set()
     for task in services._tasks:
         task.cancel()

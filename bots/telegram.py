@@ -147,9 +147,12 @@ def split_text(text: str, limit: int) -> list[str]:
             cut = rest.rfind(" ", 0, limit)
         if cut < limit // 2:
             cut = limit
-        pieces.append(rest[:cut].rstrip())
+        piece = rest[:cut].rstrip()
+        if piece:  # Telegram refuses an empty message (400), so no blank pieces
+            pieces.append(piece)
         rest = rest[cut:].lstrip()
-    pieces.append(rest)
+    if rest or not pieces:
+        pieces.append(rest)
     return pieces
 
 
@@ -236,7 +239,7 @@ class TelegramChannel(Channel):
 
     async def health(self) -> str | None:
         if self._polling is not None and self._polling.done():
-            return "polling stopped"
+            return self._problem or "polling stopped"  # the reason it stopped, when known
         return self._problem
 
     async def send(self, chat_id: str, reply: Reply) -> SentMessage:

@@ -146,6 +146,7 @@ def _stored_json(message: StoredMessage) -> dict[str, Any]:
         "direction": message.direction,
         "author": message.author,
         "text": message.text,
+        "payload": message.button_payload,
         "buttons": message.buttons or [],
         "created_at": message.created_at.isoformat(),
     }

@@ -182,21 +182,27 @@ def load_settings(config_file: Path | None, environ: Mapping[str, str]) -> Setti
                     f"remove it from the file and set {_variable_for(path)}"
                 )
                 raise ConfigError(msg)
-    for name, value in sorted(environ.items()):
-        if name.startswith(_PREFIX) and len(name) > len(_PREFIX):
-            path = tuple(part.lower() for part in name[len(_PREFIX) :].split("__"))
-        elif name in PLAIN_VARIABLES:
-            path = PLAIN_VARIABLES[name]
-        else:
-            continue
-        if value == "" and name in PLAIN_VARIABLES:
-            continue
+    for name, value in _environment_overrides(environ):
+        path = PLAIN_VARIABLES.get(name) or tuple(
+            part.lower() for part in name[len(_PREFIX) :].split("__")
+        )
         _set_path(data, path, value)
         origin[path] = f"environment variable {name}"
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_describe(exc, origin, config_file)) from None
+
+
+def _environment_overrides(environ: Mapping[str, str]) -> list[tuple[str, str]]:
+    """``OTKLIK_*`` variables, then the plain platform names, which win (empty ones are unset)."""
+    prefixed = sorted(
+        (name, value)
+        for name, value in environ.items()
+        if name.startswith(_PREFIX) and len(name) > len(_PREFIX)
+    )
+    plain = [(name, environ[name]) for name in PLAIN_VARIABLES if environ.get(name)]
+    return prefixed + plain
 
 
 def _read_yaml(config_file: Path) -> dict[str, Any]:

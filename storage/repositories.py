@@ -130,6 +130,37 @@ class ConversationRepository:
         )
         return found is not None
 
+    async def set_subscribed(
+        self, channel: str, user_id: str, subscribed: bool, now: datetime
+    ) -> None:
+        """Remember whether a shopper may be messaged (Viber ``subscribed``/``unsubscribed``)."""
+        identity = await self._session.scalar(
+            select(Identity).where(Identity.channel == channel, Identity.user_id == user_id)
+        )
+        if identity is None:
+            customer = Customer(created_at=now)
+            self._session.add(customer)
+            await self._session.flush()
+            identity = Identity(
+                customer_id=customer.id,
+                channel=channel,
+                user_id=user_id,
+                created_at=now,
+                last_seen_at=now,
+            )
+            self._session.add(identity)
+        identity.unsubscribed_at = None if subscribed else now
+        await self._session.flush()
+
+    async def is_unsubscribed(self, channel: str, user_id: str) -> bool:
+        """True when the shopper unsubscribed and must not be sent anything."""
+        unsubscribed_at = await self._session.scalar(
+            select(Identity.unsubscribed_at).where(
+                Identity.channel == channel, Identity.user_id == user_id
+            )
+        )
+        return unsubscribed_at is not None
+
     async def find_by_chat(self, channel: str, chat_id: str) -> int | None:
         """The newest open conversation in a chat, for channels that look up by chat."""
         return await self._session.scalar(

@@ -1,0 +1,63 @@
+"""The ``otklik`` command as a person runs it."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+OTKLIK = [sys.executable, "-m", "bots.cli"]
+
+
+def _run(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    ours = ("OTKLIK_", "DATABASE_URL", "REDIS_URL", "TELEGRAM_", "VK_", "VIBER_")
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(ours)}
+    return subprocess.run(
+        [*OTKLIK, *args],
+        cwd=cwd,
+        env={**environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_help_lists_the_subcommands(tmp_path: Path) -> None:
+    result = _run("--help", cwd=tmp_path)
+
+    assert result.returncode == 0
+    for command in ("run", "db", "faq"):
+        assert f"  {command} " in result.stdout
+
+
+def test_a_bad_config_file_ends_run_with_code_2_and_one_line(tmp_path: Path) -> None:
+    config = tmp_path / "bad.yaml"
+    config.write_text("port: lots\n", encoding="utf-8")
+
+    result = _run("run", "--config", str(config), cwd=tmp_path)
+
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "bad.yaml: port:" in lines[0]
+
+
+def test_an_unreachable_database_ends_run_with_a_clear_line(tmp_path: Path) -> None:
+    result = _run(
+        "run", "--port", "0", cwd=tmp_path, DATABASE_URL="postgresql+asyncpg://u@127.0.0.1:1/x"
+    )
+
+    assert result.returncode == 1
+    assert "otklik: database postgresql+asyncpg://u@127.0.0.1:1/x is unreachable" in result.stderr
+
+
+def test_db_upgrade_creates_the_schema(tmp_path: Path) -> None:
+    result = _run("db", "upgrade", cwd=tmp_path, OTKLIK_DATABASE__SQLITE_PATH="data/otklik.db")
+
+    assert result.returncode == 0, result.stderr
+    with sqlite3.connect(tmp_path / "data" / "otklik.db") as connection:
+        tables = {row[0] for row in connection.execute("select name from sqlite_master")}
+    assert {"customers", "identities", "conversations", "messages", "handoff_requests"} <= tables

@@ -1,0 +1,169 @@
+"""Odd and hostile input: always a sensible reply, never a crash, and the message always kept."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bots.messages import IncomingMessage, OtherAttachment, Photo
+from config import CONFIG_DIR
+from config.catalog import Catalog
+from dialogs.bus import EventBus
+from dialogs.engine import Engine
+from dialogs.flows import FallbackFlow, Flow
+from dialogs.turn import Turn
+from storage.database import Database
+from storage.locks import MemoryConversationLock
+from storage.state import MemoryStateStore
+from tests.conftest import SettingsFactory
+from tests.webchat_client import WebChatShopper, buttons_of, texts_of
+
+
+async def _stored_texts(app: Any) -> list[str]:
+    async with app.services.database.uow() as uow:
+        conversation = await uow.conversations.find_by_chat("webchat", app.visitor)
+        assert conversation is not None
+        return [m.text for m in await uow.messages.history(conversation) if m.direction == "in"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("", "Сообщение пустое"),
+        ("   \n\t ", "Сообщение пустое"),
+        ("😀😀🔥", "не нашёл ответа"),
+        ("я" * 100_000, "слишком длинное"),
+    ],
+    ids=["empty", "whitespace", "emoji-only", "100KB"],
+)
+async def test_odd_web_chat_text_gets_a_reason_and_is_kept(
+    make_settings: SettingsFactory, start_app, text: str, expected: str
+) -> None:
+    app = await start_app(make_settings())
+    shopper = WebChatShopper(app.client)
+
+    replies = await shopper.send(text)
+
+    assert expected in texts_of(replies)
+    assert "👤 Позвать оператора" in buttons_of(replies)
+    app.visitor = shopper.visitor_id
+    assert await _stored_texts(app) == [text]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"not json", b"[1, 2]", b'{"text": "hi"}', b'{"visitor_id": "short", "text": "x"}'],
+    ids=["not-json", "array", "no-visitor", "bad-visitor"],
+)
+async def test_malformed_web_chat_requests_are_refused_and_serving_goes_on(
+    make_settings: SettingsFactory, start_app, body: bytes
+) -> None:
+    app = await start_app(make_settings())
+
+    response = await app.client.post(
+        "/api/webchat/messages", data=body, headers={"Content-Type": "application/json"}
+    )
+
+    assert response.status == 400
+    assert "error" in await response.json()
+    replies = await WebChatShopper(app.client).send("/start")
+    assert "Здравствуйте" in texts_of(replies)
+
+
+async def test_a_body_over_a_megabyte_is_refused_with_413(
+    make_settings: SettingsFactory, start_app
+) -> None:
+    app = await start_app(make_settings())
+
+    body = io.BytesIO(b"x" * (2 * 1024 * 1024))
+    response = await app.client.post("/api/webchat/messages", data=body)
+
+    assert response.status == 413
+
+
+@pytest.fixture
+async def database(tmp_path: Path) -> Any:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'engine.db'}")
+    await db.upgrade()
+    yield db
+    await db.dispose()
+
+
+def _engine(database: Database, clock: Any, *flows: Flow) -> Engine:
+    return Engine(
+        uow=database.uow,
+        states=MemoryStateStore(),
+        locks=MemoryConversationLock(),
+        catalog=Catalog.load(CONFIG_DIR / "messages"),
+        flows=[*flows, FallbackFlow()],
+        bus=EventBus(),
+        clock=clock,
+    )
+
+
+def _message(**fields: Any) -> IncomingMessage:
+    base = {"channel": "telegram", "chat_id": "42", "user_id": "42", "source_id": "1"}
+    return IncomingMessage(**{**base, **fields})
+
+
+@pytest.mark.parametrize(
+    ("attachment", "expected"),
+    [
+        (OtherAttachment("voice"), "Голосовые сообщения"),
+        (OtherAttachment("sticker"), "Стикер"),
+        (OtherAttachment("document"), "не умею читать"),
+        (Photo("file-1"), "Фото получил"),
+    ],
+    ids=["voice", "sticker", "document", "photo"],
+)
+async def test_messages_the_bot_cannot_read_are_explained(
+    database: Database, clock: Any, attachment: Any, expected: str
+) -> None:
+    engine = _engine(database, clock)
+
+    result = await engine.handle(_message(attachments=(attachment,)))
+
+    assert expected in result.replies[0].text
+    async with database.uow() as uow:
+        stored = await uow.messages.history(result.conversation_id)
+    assert stored[0].attachments is not None
+    assert stored[0].attachments[0]["type"] == type(attachment).__name__
+
+
+async def test_a_redelivered_platform_event_is_answered_once(
+    database: Database, clock: Any
+) -> None:
+    engine = _engine(database, clock)
+
+    first = await engine.handle(_message(text="привет", source_id="update-7"))
+    again = await engine.handle(_message(text="привет", source_id="update-7"))
+
+    assert first.replies
+    assert again.duplicate
+    assert again.replies == []
+    async with database.uow() as uow:
+        assert await uow.messages.count() == 1
+
+
+class _BrokenFlow(Flow):
+    async def handle(self, turn: Turn) -> bool:
+        turn.goto("somewhere")
+        raise RuntimeError("a bug in a flow")
+
+
+async def test_a_failing_flow_becomes_an_apology_and_the_message_is_kept(
+    database: Database, clock: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    engine = _engine(database, clock, _BrokenFlow())
+
+    result = await engine.handle(_message(text="где мой заказ?"))
+
+    assert "что-то сломалось" in result.replies[0].text
+    assert "сохранено" in result.replies[0].text
+    assert "the turn failed" in caplog.text
+    async with database.uow() as uow:
+        stored = await uow.messages.history(result.conversation_id)
+    assert [m.text for m in stored] == ["где мой заказ?"]

@@ -1,0 +1,209 @@
+"""The engine end to end through the web chat API: what a shopper sees and what is kept."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from storage.models import Conversation, Feedback, HandoffRequest
+from tests.conftest import SettingsFactory
+from tests.webchat_client import WebChatShopper, buttons_of, texts_of
+
+SMALL_FAQ = str(Path(__file__).parents[1] / "fixtures" / "faq")
+
+
+async def _app(make_settings: SettingsFactory, start_app: Any, clock: Any = None) -> Any:
+    return await start_app(make_settings(OTKLIK_FAQ__PATH=SMALL_FAQ), clock)
+
+
+async def _rows(app: Any, model: Any) -> list[Any]:
+    async with app.services.database.engine.connect() as connection:
+        return list((await connection.execute(select(model))).all())
+
+
+async def test_start_shows_the_menu_in_russian(make_settings: SettingsFactory, start_app) -> None:
+    app = await _app(make_settings, start_app)
+    shopper = WebChatShopper(app.client)
+
+    replies = await shopper.send("/start")
+
+    assert "Здравствуйте" in texts_of(replies)
+    assert buttons_of(replies) == ["❓ Задать вопрос", "✍️ Оставить отзыв", "👤 Позвать оператора"]
+
+
+async def test_an_english_browser_gets_english_texts(
+    make_settings: SettingsFactory, start_app
+) -> None:
+    app = await _app(make_settings, start_app)
+    shopper = WebChatShopper(app.client, language="en-GB")
+
+    replies = await shopper.send("/start")
+
+    assert "Hello" in texts_of(replies)
+    assert buttons_of(replies) == ["❓ Ask a question", "✍️ Leave feedback", "👤 Talk to a person"]
+
+
+async def test_menu_word_brings_the_menu_back_from_any_step(
+    make_settings: SettingsFactory, start_app
+) -> None:
+    app = await _app(make_settings, start_app)
+    shopper = WebChatShopper(app.client)
+    await shopper.press("отзыв", await shopper.send("/start"))
+
+    replies = await shopper.send("Меню!")
+
+    assert "Оставить отзыв" in " ".join(buttons_of(replies))
+    # Back at the top level, free text is a question again, not feedback.
+    await shopper.send("Во сколько открываются магазины?")
+    assert await _rows(app, Feedback) == []
+
+
+async def test_a_question_is_answered_from_the_faq_with_its_buttons(
+    make_settings: SettingsFactory, start_app
+) -> None:
+    app = await _app(make_settings, start_app)
+    shopper = WebChatShopper(app.client)
+
+    replies = await shopper.send("режим работы магазина")
+
+    assert "с 8:00 до 23:00" in texts_of(replies)
+    assert buttons_of(replies) == ["Адреса магазинов", "Доставка"]
+    follow_up = await shopper.press("Доставка", replies)
+    assert "199 ₽" in texts_of(follow_up)
+
+
+async def test_an_entry_marked_handoff_offers_a_person(
+    make_settings: SettingsFactory, start_app
+) -> None:
+    app = await _app(make_settings, start_app)
+    shopper = WebChatShopper(app.client)
+
+    replies = await shopper.send("Как вернуть деньги на карту?")
+
+    assert "в течение 10 дней" in texts_of(replies)
+    assert "оператор" in texts_of(replies)
+    assert "👤 Позвать оператора" in buttons_of(replies)
+
+
+async def test_an_unknown_question_gets_a_reason_and_alternatives(
+    make_settings: SettingsFactory, start_app
+) -> None:
+    app = await _app(make_settings, start_app)
+    shopper = WebChatShopper(app.client)
+
+    replies = await shopper.send("как оформить ипотеку на квартиру")
+
+    assert "не нашёл ответа" in texts_of(replies)
+    assert buttons_of(replies) == ["👤 Позвать оператора", "↩️ В меню"]
+
+
+async def test_asking_for_a_person_queues_a_handoff_request_with_its_time(
+    make_settings: SettingsFactory, start_app, clock
+) -> None:
+    app = await _app(make_settings, start_app, clock)
+    shopper = WebChatShopper(app.client)
+    await shopper.send("как оформить ипотеку")
+
+    replies = await shopper.send("Оператор")
+
+    assert "Передаю разговор оператору" in texts_of(replies)
+    requests = await _rows(app, HandoffRequest)
+    assert len(requests) == 1
+    assert requests[0].status == "waiting"
+    assert requests[0].requested_at.replace(tzinfo=clock.now().tzinfo) == clock.now()
+    assert requests[0].reason == "как оформить ипотеку"
+
+
+async def test_while_waiting_the_shopper_is_reminded_and_can_cancel(
+    make_settings: SettingsFactory, start_app
+) -> None:
+    app = await _app(make_settings, start_app)
+    shopper = WebChatShopper(app.client)
+    queued = await shopper.press("оператор", await shopper.send("/start"))
+
+    reminder = await shopper.send("ну где вы?")
+    again = await shopper.send("человек")
+    cancelled = await shopper.press("Отменить", queued)
+
+    assert "уже в очереди" in texts_of(reminder)
+    assert "уже в очереди" in texts_of(again)
+    assert "отменён" in texts_of(cancelled)
+    requests = await _rows(app, HandoffRequest)
+    assert [r.status for r in requests] == ["cancelled"]
+
+
+async def test_english_word_operator_also_hands_off(
+    make_settings: SettingsFactory, start_app
+) -> None:
+    app = await _app(make_settings, start_app)
+    shopper = WebChatShopper(app.client, language="en")
+
+    replies = await shopper.send("operator please")
+
+    assert "passing this chat to an operator" in texts_of(replies)
+
+
+async def test_feedback_is_kept_and_thanked(make_settings: SettingsFactory, start_app) -> None:
+    app = await _app(make_settings, start_app)
+    shopper = WebChatShopper(app.client)
+    prompt = await shopper.press("отзыв", await shopper.send("/start"))
+
+    empty = await shopper.send("   ")
+    thanks = await shopper.send("Кассир на третьей кассе был очень вежлив")
+
+    assert "Напишите отзыв" in texts_of(prompt)
+    assert "нет ни текста" in texts_of(empty)
+    assert "Спасибо" in texts_of(thanks)
+    feedback = await _rows(app, Feedback)
+    assert [f.text for f in feedback] == ["Кассир на третьей кассе был очень вежлив"]
+
+
+async def test_a_deep_link_is_remembered_as_the_entry_point(
+    make_settings: SettingsFactory, start_app
+) -> None:
+    app = await _app(make_settings, start_app)
+    shopper = WebChatShopper(app.client)
+
+    replies = await shopper.send("/start", start="qr-store-12")
+
+    assert "Здравствуйте" in texts_of(replies)
+    conversations = await _rows(app, Conversation)
+    assert [c.entry_payload for c in conversations] == ["qr-store-12"]
+
+
+async def test_every_message_in_and_out_is_kept_in_order(
+    make_settings: SettingsFactory, start_app
+) -> None:
+    app = await _app(make_settings, start_app)
+    shopper = WebChatShopper(app.client)
+    await shopper.send("/start")
+    await shopper.send("Сколько стоит доставка?")
+
+    history = await shopper.history()
+
+    assert [(m["direction"], m["author"]) for m in history] == [
+        ("in", "customer"),
+        ("out", "bot"),
+        ("in", "customer"),
+        ("out", "bot"),
+    ]
+    assert history[2]["text"] == "Сколько стоит доставка?"
+    assert "199 ₽" in history[3]["text"]
+
+
+async def test_a_returning_visitor_continues_the_same_conversation(
+    make_settings: SettingsFactory, start_app
+) -> None:
+    app = await _app(make_settings, start_app)
+    first_visit = WebChatShopper(app.client)
+    await first_visit.press("отзыв", await first_visit.send("/start"))
+
+    returning = WebChatShopper(app.client)
+    returning.visitor_id = first_visit.visitor_id
+    thanks = await returning.send("Всё понравилось")
+
+    assert "Спасибо" in texts_of(thanks)
+    assert len(await _rows(app, Conversation)) == 1
+    assert len(await returning.history()) == 6

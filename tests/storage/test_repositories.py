@@ -1,0 +1,174 @@
+"""Repositories on real SQLite and PostgreSQL: what is kept, and how it is found again."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bots.messages import Button, IncomingMessage, Photo, Reply
+from storage.database import Database, DatabaseUnavailable, SchemaOutdated
+
+T0 = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
+
+
+def _msg(text: str = "привет", **fields: object) -> IncomingMessage:
+    base: dict[str, object] = {"channel": "telegram", "chat_id": "100", "user_id": "7"}
+    return IncomingMessage(**{**base, "text": text, **fields})  # type: ignore[arg-type]
+
+
+async def test_first_message_creates_customer_identity_and_conversation(
+    database: Database,
+) -> None:
+    async with database.uow() as uow:
+        first = await uow.conversations.file_incoming(_msg(display_name="Анна"), T0)
+        second = await uow.conversations.file_incoming(_msg("ещё"), T0 + timedelta(seconds=5))
+        await uow.commit()
+
+    assert first.message_id is not None
+    assert second.message_id is not None
+    assert second.customer_id == first.customer_id
+    assert second.conversation_id == first.conversation_id
+    async with database.uow() as uow:
+        history = await uow.messages.history(first.conversation_id)
+    assert [m.text for m in history] == ["привет", "ещё"]
+    assert history[0].created_at == T0
+    assert history[0].created_at.tzinfo is not None
+
+
+async def test_channels_and_users_get_separate_conversations(database: Database) -> None:
+    async with database.uow() as uow:
+        a = await uow.conversations.file_incoming(_msg(), T0)
+        b = await uow.conversations.file_incoming(_msg(channel="webchat"), T0)
+        c = await uow.conversations.file_incoming(_msg(user_id="8", chat_id="101"), T0)
+        await uow.commit()
+
+    assert len({a.conversation_id, b.conversation_id, c.conversation_id}) == 3
+    assert len({a.customer_id, b.customer_id, c.customer_id}) == 3
+
+
+async def test_a_repeated_source_id_is_not_stored_twice(database: Database) -> None:
+    async with database.uow() as uow:
+        first = await uow.conversations.file_incoming(_msg(source_id="upd-1"), T0)
+        again = await uow.conversations.file_incoming(_msg(source_id="upd-1"), T0)
+        other_channel = await uow.conversations.file_incoming(
+            _msg(channel="vk", source_id="upd-1"), T0
+        )
+        await uow.commit()
+        total = await uow.messages.count()
+
+    assert not first.duplicate
+    assert again.duplicate
+    assert not other_channel.duplicate
+    assert total == 2
+
+
+async def test_nothing_is_kept_without_commit(database: Database) -> None:
+    async with database.uow() as uow:
+        await uow.conversations.file_incoming(_msg(), T0)
+
+    async with database.uow() as uow:
+        assert await uow.messages.count() == 0
+
+
+async def test_attachments_and_raw_updates_are_kept(database: Database) -> None:
+    message = _msg("", attachments=(Photo("f-1", width=800, height=600),), raw={"update_id": 5})
+    async with database.uow() as uow:
+        ref = await uow.conversations.file_incoming(message, T0)
+        await uow.commit()
+        (stored,) = await uow.messages.history(ref.conversation_id)
+
+    assert stored.attachments == [
+        {"type": "Photo", "file_id": "f-1", "url": None, "width": 800, "height": 600}
+    ]
+
+
+async def test_outgoing_messages_record_sent_and_failed(database: Database) -> None:
+    reply = Reply("Меню", buttons=((Button("Да", payload="yes"),),))
+    async with database.uow() as uow:
+        ref = await uow.conversations.file_incoming(_msg(), T0)
+        await uow.messages.add_outgoing(ref.conversation_id, "telegram", reply, T0, source_id="55")
+        await uow.messages.add_outgoing(
+            ref.conversation_id,
+            "telegram",
+            reply,
+            T0,
+            source_id=None,
+            error_code="403",
+            error_description="bot was blocked by the user",
+        )
+        await uow.commit()
+        history = await uow.messages.history(ref.conversation_id)
+        failed = await uow.messages.failed()
+
+    assert [(m.direction, m.status) for m in history] == [
+        ("in", "received"),
+        ("out", "sent"),
+        ("out", "failed"),
+    ]
+    assert history[1].buttons == [[{"text": "Да", "payload": "yes", "url": None}]]
+    assert [(m.error_code, m.text) for m in failed] == [("403", "Меню")]
+
+
+async def test_handoff_requests_queue_once_and_cancel(database: Database) -> None:
+    async with database.uow() as uow:
+        ref = await uow.conversations.file_incoming(_msg(), T0)
+        first = await uow.handoffs.open(ref.conversation_id, "где заказ", T0)
+        same = await uow.handoffs.open(ref.conversation_id, None, T0 + timedelta(minutes=1))
+        await uow.commit()
+        waiting = await uow.handoffs.waiting()
+        cancelled = await uow.handoffs.cancel(ref.conversation_id, T0 + timedelta(minutes=2))
+        await uow.commit()
+        after = await uow.handoffs.active_for(ref.conversation_id)
+
+    assert first == same
+    assert [(w.reason, w.requested_at) for w in waiting] == [("где заказ", T0)]
+    assert cancelled
+    assert after is None
+
+
+async def test_feedback_is_kept_per_conversation(database: Database) -> None:
+    async with database.uow() as uow:
+        ref = await uow.conversations.file_incoming(_msg(), T0)
+        await uow.feedback.add(ref.conversation_id, "Спасибо кассиру", (), T0)
+        await uow.commit()
+        texts = await uow.feedback.texts(ref.conversation_id)
+
+    assert texts == ["Спасибо кассиру"]
+
+
+async def test_subscription_state_is_tracked(database: Database) -> None:
+    async with database.uow() as uow:
+        await uow.conversations.set_subscribed("viber", "u1", False, T0)
+        await uow.commit()
+        unsubscribed = await uow.conversations.is_unsubscribed("viber", "u1")
+        await uow.conversations.set_subscribed("viber", "u1", True, T0)
+        await uow.commit()
+        resubscribed = await uow.conversations.is_unsubscribed("viber", "u1")
+
+    assert unsubscribed
+    assert not resubscribed
+    async with database.uow() as uow:
+        assert not await uow.conversations.is_unsubscribed("viber", "never-seen")
+
+
+async def test_naive_times_are_refused(database: Database) -> None:
+    async with database.uow() as uow:
+        with pytest.raises(Exception, match="naive"):
+            await uow.conversations.file_incoming(_msg(), datetime(2026, 1, 1))
+
+
+async def test_an_unmigrated_database_is_reported_as_outdated(tmp_path) -> None:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}")
+    with pytest.raises(SchemaOutdated, match="otklik db upgrade"):
+        await db.require_current()
+    await db.upgrade()
+    await db.require_current()
+    await db.dispose()
+
+
+async def test_an_unreachable_database_says_so() -> None:
+    db = Database("postgresql+asyncpg://postgres@127.0.0.1:1/nothing")
+    with pytest.raises(DatabaseUnavailable, match="unreachable"):
+        await db.check(timeout=3)
+    await db.dispose()

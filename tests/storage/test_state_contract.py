@@ -1,0 +1,147 @@
+"""One contract, both twins: the memory state store and the Redis one behave the same."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+from redis.asyncio import Redis
+
+from storage.locks import ConversationLock, MemoryConversationLock, RedisConversationLock
+from storage.state import KeyBuilder, MemoryStateStore, RedisStateStore, StateKey, StateStore
+
+KEY = StateKey("telegram", "100", "7")
+OTHER = StateKey("telegram", "101", "7")
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def state_store(request: pytest.FixtureRequest) -> AsyncIterator[StateStore]:
+    if request.param == "memory":
+        store: StateStore = MemoryStateStore()
+    else:
+        url = request.getfixturevalue("redis_url")
+        prefix = request.getfixturevalue("redis_prefix")
+        store = RedisStateStore(Redis.from_url(url), state_ttl=60, keys=KeyBuilder(prefix))
+    yield store
+    await store.close()
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def locks(request: pytest.FixtureRequest) -> AsyncIterator[ConversationLock]:
+    if request.param == "memory":
+        lock: ConversationLock = MemoryConversationLock()
+    else:
+        url = request.getfixturevalue("redis_url")
+        prefix = request.getfixturevalue("redis_prefix")
+        lock = RedisConversationLock(Redis.from_url(url), timeout=10, keys=KeyBuilder(prefix))
+    yield lock
+    await lock.close()
+
+
+async def test_a_new_conversation_has_no_state_and_no_data(state_store: StateStore) -> None:
+    assert await state_store.get_state(KEY) is None
+    assert await state_store.get_data(KEY) == {}
+
+
+async def test_state_and_data_are_kept_per_key(state_store: StateStore) -> None:
+    await state_store.set_state(KEY, "feedback.awaiting")
+    await state_store.set_data(KEY, {"entry": "qr-12", "tries": 2, "tags": ["a"]})
+
+    assert await state_store.get_state(KEY) == "feedback.awaiting"
+    assert await state_store.get_data(KEY) == {"entry": "qr-12", "tries": 2, "tags": ["a"]}
+    assert await state_store.get_state(OTHER) is None
+    assert await state_store.get_data(OTHER) == {}
+
+
+async def test_clearing_returns_to_the_top_level(state_store: StateStore) -> None:
+    await state_store.set_state(KEY, "handoff.waiting")
+    await state_store.set_data(KEY, {"x": 1})
+
+    await state_store.set_state(KEY, None)
+    await state_store.set_data(KEY, {})
+
+    assert await state_store.get_state(KEY) is None
+    assert await state_store.get_data(KEY) == {}
+
+
+async def test_data_read_is_a_copy(state_store: StateStore) -> None:
+    await state_store.set_data(KEY, {"items": [1]})
+
+    data = await state_store.get_data(KEY)
+    data["items"].append(2)
+
+    assert await state_store.get_data(KEY) == {"items": [1]}
+
+
+async def test_update_data_merges(state_store: StateStore) -> None:
+    await state_store.set_data(KEY, {"a": 1, "b": 2})
+
+    merged = await state_store.update_data(KEY, b=3, c=4)
+
+    assert merged == {"a": 1, "b": 3, "c": 4}
+    assert await state_store.get_data(KEY) == merged
+
+
+async def test_keys_with_separators_do_not_collide(state_store: StateStore) -> None:
+    await state_store.set_state(StateKey("web", "a:b", "c"), "one")
+    await state_store.set_state(StateKey("web", "a", "b:c"), "two")
+
+    assert await state_store.get_state(StateKey("web", "a:b", "c")) == "one"
+    assert await state_store.get_state(StateKey("web", "a", "b:c")) == "two"
+
+
+async def test_redis_state_expires_after_the_ttl(redis_url: str, redis_prefix: str) -> None:
+    redis = Redis.from_url(redis_url)
+    store = RedisStateStore(redis, state_ttl=120, keys=KeyBuilder(redis_prefix))
+    await store.set_state(KEY, "feedback.awaiting")
+
+    ttl = await redis.ttl(KeyBuilder(redis_prefix).build(KEY, "state"))
+
+    assert 0 < ttl <= 120
+    await store.close()
+
+
+async def test_a_second_holder_waits_until_the_first_releases(locks: ConversationLock) -> None:
+    order: list[str] = []
+    first_holds = asyncio.Event()
+    release_first = asyncio.Event()
+
+    async def first() -> None:
+        async with locks.lock(KEY):
+            order.append("first in")
+            first_holds.set()
+            await release_first.wait()
+            order.append("first out")
+
+    async def second() -> None:
+        await first_holds.wait()
+        async with locks.lock(KEY):
+            order.append("second in")
+
+    tasks = [asyncio.create_task(first()), asyncio.create_task(second())]
+    await first_holds.wait()
+    # Let the second task run up to its lock attempt; it must not get in.
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert order == ["first in"]
+    release_first.set()
+    await asyncio.wait_for(asyncio.gather(*tasks), timeout=10)
+
+    assert order == ["first in", "first out", "second in"]
+
+
+async def test_different_conversations_do_not_block_each_other(locks: ConversationLock) -> None:
+    async with locks.lock(KEY), asyncio.timeout(5), locks.lock(OTHER):
+        entered = True
+
+    assert entered
+
+
+async def test_the_memory_lock_forgets_keys_nobody_holds() -> None:
+    locks = MemoryConversationLock()
+    for chat in range(100):
+        async with locks.lock(StateKey("web", str(chat), "u")):
+            assert locks.size == 1
+
+    assert locks.size == 0
