@@ -25,9 +25,15 @@ from config.settings import Settings
 from dialogs.bus import EventBus
 from dialogs.clock import Clock, SystemClock
 from dialogs.engine import Engine
-from dialogs.events import FeedbackLeft
-from dialogs.flows import FallbackFlow, FeedbackFlow, HandoffFlow, MenuFlow, QuestionFlow
-from dialogs.recorders import FeedbackRecorder
+from dialogs.flows import (
+    FallbackFlow,
+    FeedbackFlow,
+    HandoffFlow,
+    MenuFlow,
+    PhoneFlow,
+    QuestionFlow,
+)
+from dialogs.recorders import Recorders
 from faq.loader import FaqError
 from faq.service import FaqService
 from handoff.desk import HandoffDesk
@@ -91,9 +97,12 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
     catalog = Catalog.load(settings.messages_path, settings.dialogs.default_language)
     bus = EventBus()
     HandoffDesk(database.uow).subscribe(bus)
-    bus.subscribe(FeedbackLeft, FeedbackRecorder(database.uow))
+    Recorders(database.uow).subscribe(bus)
+    # Order matters: the menu and a shared phone win over any step; a person asked for wins over
+    # feedback; whatever is left is a question, and the fallback explains the rest.
     flows = [
         MenuFlow(),
+        PhoneFlow(),
         HandoffFlow(),
         FeedbackFlow(),
         QuestionFlow(faq, settings.dialogs.max_question_length),

@@ -11,7 +11,15 @@ from datetime import datetime
 
 from bots.messages import Attachment
 
-__all__ = ["Event", "FeedbackLeft", "HandoffCancelled", "HandoffRequested"]
+__all__ = [
+    "AnswerRated",
+    "Event",
+    "FeedbackLeft",
+    "HandoffCancelled",
+    "HandoffRequested",
+    "PhoneShared",
+    "QuestionUnanswered",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,4 +51,43 @@ class FeedbackLeft:
     at: datetime
 
 
-Event = HandoffRequested | HandoffCancelled | FeedbackLeft
+@dataclass(frozen=True, slots=True)
+class QuestionUnanswered:
+    """The FAQ had no confident answer: only suggestions, or nothing. Content staff's to-do."""
+
+    conversation_id: int
+    channel: str
+    text: str
+    outcome: str
+    suggestions: tuple[str, ...]
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerRated:
+    """The shopper said whether an FAQ answer helped."""
+
+    conversation_id: int
+    entry_id: str
+    helpful: bool
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PhoneShared:
+    """The shopper gave their phone number (contact button or typed) on a channel."""
+
+    channel: str
+    user_id: str
+    phone: str
+    at: datetime
+
+
+Event = (
+    HandoffRequested
+    | HandoffCancelled
+    | FeedbackLeft
+    | QuestionUnanswered
+    | AnswerRated
+    | PhoneShared
+)

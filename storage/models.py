@@ -27,6 +27,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
+    "AnswerRating",
     "Base",
     "Conversation",
     "Customer",
@@ -34,6 +35,7 @@ __all__ = [
     "HandoffRequest",
     "Identity",
     "Message",
+    "UnansweredQuestion",
     "UtcDateTime",
 ]
 
@@ -161,6 +163,32 @@ class HandoffRequest(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     requested_at: Mapped[datetime]
     closed_at: Mapped[datetime | None]
+
+
+class UnansweredQuestion(Base):
+    """A question the FAQ could not answer with confidence (suggest or fallback): content gaps."""
+
+    __tablename__ = "faq_unanswered"
+
+    id: Mapped[int] = mapped_column(_Id, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    text: Mapped[str] = mapped_column(Text)
+    outcome: Mapped[str] = mapped_column(String(16))  # suggest | fallback
+    suggestions: Mapped[list[Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class AnswerRating(Base):
+    """A shopper's «Помогло? 👍 / 👎» on one FAQ answer."""
+
+    __tablename__ = "faq_ratings"
+
+    id: Mapped[int] = mapped_column(_Id, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"), index=True)
+    entry_id: Mapped[str] = mapped_column(String(128), index=True)
+    helpful: Mapped[bool]
+    created_at: Mapped[datetime]
 
 
 class Feedback(Base):

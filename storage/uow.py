@@ -7,6 +7,8 @@ from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from storage.customers import CustomerRepository
+from storage.faq_records import FaqRecordRepository
 from storage.repositories import (
     ConversationRepository,
     FeedbackRepository,
@@ -21,6 +23,8 @@ class UnitOfWork:
     """``async with db.uow() as uow: ...; await uow.commit()`` — nothing is kept without commit."""
 
     conversations: ConversationRepository
+    customers: CustomerRepository
+    faq: FaqRecordRepository
     messages: MessageRepository
     handoffs: HandoffRepository
     feedback: FeedbackRepository
@@ -33,6 +37,8 @@ class UnitOfWork:
         session = self._sessions()
         self._session = session
         self.conversations = ConversationRepository(session)
+        self.customers = CustomerRepository(session)
+        self.faq = FaqRecordRepository(session)
         self.messages = MessageRepository(session)
         self.handoffs = HandoffRepository(session)
         self.feedback = FeedbackRepository(session)

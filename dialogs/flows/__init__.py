@@ -5,6 +5,7 @@ from dialogs.flows.fallback import FallbackFlow
 from dialogs.flows.feedback import FeedbackFlow
 from dialogs.flows.handoff import HandoffFlow
 from dialogs.flows.menu import MenuFlow
+from dialogs.flows.phone import PhoneFlow
 from dialogs.flows.question import FaqLookup, QuestionFlow
 
 __all__ = [
@@ -14,5 +15,6 @@ __all__ = [
     "Flow",
     "HandoffFlow",
     "MenuFlow",
+    "PhoneFlow",
     "QuestionFlow",
 ]

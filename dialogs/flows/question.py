@@ -4,12 +4,16 @@ shopper: [❓ Задать вопрос]
 bot:     «Напишите ваш вопрос одним сообщением…»
 shopper: «до скольки открыт магазин»
 bot:     the entry's answer [its buttons] (+ offer of a person when the entry asks for it)
+bot:     «Помогло?» [👍] [👎]
+shopper: [👎]
+bot:     «Жаль, что не помогло. Сформулируйте иначе — или я позову оператора» [👤] [↩️]
 shopper: «а парковка есть» (close to several entries)
 bot:     «Возможно, вы имели в виду:» [entry A] [entry B] [👤 Позвать оператора]
 shopper: [entry A]                      (payload faq:<id>)
 bot:     entry A's answer
 shopper: «как оформить ипотеку» (nothing close)
 bot:     «Я не нашёл ответа… сформулируйте иначе — или я позову оператора» [👤] [↩️]
+         (suggestions and fallbacks are kept for content staff: ``otklik faq gaps``)
 shopper: «привет» / «спасибо»
 bot:     small talk, not an FAQ answer
 """
@@ -19,15 +23,17 @@ from __future__ import annotations
 from typing import Protocol
 
 from bots.messages import Button
+from dialogs.events import AnswerRated, QuestionUnanswered
 from dialogs.flows.base import Flow
 from dialogs.flows.menu import ASK, HANDOFF, MENU, menu_rows
 from dialogs.turn import Turn
 from faq.matcher import MatchResult, Outcome
 from faq.model import FaqEntry
 
-__all__ = ["FAQ_PREFIX", "FaqLookup", "QuestionFlow"]
+__all__ = ["FAQ_PREFIX", "RATE_PREFIX", "FaqLookup", "QuestionFlow"]
 
 FAQ_PREFIX = "faq:"
+RATE_PREFIX = "rate:"
 
 
 class FaqLookup(Protocol):
@@ -52,6 +58,9 @@ class QuestionFlow(Flow):
         if turn.payload is not None and turn.payload.startswith(FAQ_PREFIX):
             self._answer_by_id(turn, turn.payload.removeprefix(FAQ_PREFIX))
             return True
+        if turn.payload is not None and turn.payload.startswith(RATE_PREFIX):
+            self._rated(turn, turn.payload.removeprefix(RATE_PREFIX))
+            return True
         if not turn.text:
             return False
         if len(turn.text) > self._max_length:
@@ -67,9 +76,34 @@ class QuestionFlow(Flow):
             self._answer_by_id(turn, result.matches[0].entry_id)
         elif result.outcome is Outcome.SUGGEST and result.matches:
             self._suggest(turn, result)
+            self._unanswered(turn, result)
         else:
             turn.say(turn.t("question.not_found"), *self._alternatives(turn))
+            self._unanswered(turn, result)
         return True
+
+    @staticmethod
+    def _unanswered(turn: Turn, result: MatchResult) -> None:
+        suggested = result.outcome is Outcome.SUGGEST
+        turn.emit(
+            QuestionUnanswered(
+                conversation_id=turn.conversation_id,
+                channel=turn.message.channel,
+                text=turn.text,
+                outcome=str(result.outcome),
+                suggestions=tuple(m.entry_id for m in result.matches) if suggested else (),
+                at=turn.now,
+            )
+        )
+
+    def _rated(self, turn: Turn, rating: str) -> None:
+        entry_id, _, verdict = rating.rpartition(":")
+        helpful = verdict == "yes"
+        turn.emit(AnswerRated(turn.conversation_id, entry_id, helpful, turn.now))
+        if helpful:
+            turn.say(turn.t("question.rated_helpful"))
+        else:
+            turn.say(turn.t("question.rated_unhelpful"), *self._alternatives(turn))
 
     def _answer_by_id(self, turn: Turn, entry_id: str) -> None:
         entry = self._faq.entry(entry_id)
@@ -82,6 +116,13 @@ class QuestionFlow(Flow):
             text = f"{text}\n\n{turn.t('question.offer_handoff')}"
             rows.append([turn.button("menu.handoff", HANDOFF)])
         turn.say(text, *rows)
+        turn.say(
+            turn.t("question.rate"),
+            [
+                Button(text="👍", payload=f"{RATE_PREFIX}{entry.id}:yes"),
+                Button(text="👎", payload=f"{RATE_PREFIX}{entry.id}:no"),
+            ],
+        )
 
     def _suggest(self, turn: Turn, result: MatchResult) -> None:
         rows: list[list[Button]] = []

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from storage.models import Conversation, Feedback, HandoffRequest
+from storage.models import AnswerRating, Conversation, Feedback, HandoffRequest, UnansweredQuestion
 from tests.conftest import SettingsFactory
 from tests.webchat_client import WebChatShopper, buttons_of, texts_of
 
@@ -68,8 +68,10 @@ async def test_a_question_is_answered_from_the_faq_with_its_buttons(
 
     replies = await shopper.send("режим работы магазина")
 
-    assert "с 8:00 до 23:00" in texts_of(replies)
-    assert buttons_of(replies) == ["Адреса магазинов", "Доставка"]
+    assert "с 8:00 до 23:00" in replies[0]["text"]
+    assert buttons_of(replies[:1]) == ["Адреса магазинов", "Доставка"]
+    assert replies[1]["text"] == "Помогло?"
+    assert buttons_of(replies[1:]) == ["👍", "👎"]
     follow_up = await shopper.press("Доставка", replies)
     assert "199 ₽" in texts_of(follow_up)
 
@@ -188,9 +190,11 @@ async def test_every_message_in_and_out_is_kept_in_order(
         ("out", "bot"),
         ("in", "customer"),
         ("out", "bot"),
+        ("out", "bot"),
     ]
     assert history[2]["text"] == "Сколько стоит доставка?"
     assert "199 ₽" in history[3]["text"]
+    assert history[4]["text"] == "Помогло?"
 
 
 async def test_a_returning_visitor_continues_the_same_conversation(
@@ -207,3 +211,38 @@ async def test_a_returning_visitor_continues_the_same_conversation(
     assert "Спасибо" in texts_of(thanks)
     assert len(await _rows(app, Conversation)) == 1
     assert len(await returning.history()) == 6
+
+
+async def test_a_thumbs_down_is_counted_and_offers_a_person(
+    make_settings: SettingsFactory, start_app
+) -> None:
+    app = await _app(make_settings, start_app)
+    shopper = WebChatShopper(app.client)
+    answer = await shopper.send("Сколько стоит доставка?")
+
+    verdict = await shopper.press("👎", answer)
+    praise = await shopper.press("👍", await shopper.send("режим работы магазина"))
+
+    assert "не помогло" in texts_of(verdict)
+    assert buttons_of(verdict) == ["👤 Позвать оператора", "↩️ В меню"]
+    assert "Рад" in texts_of(praise)
+    ratings = await _rows(app, AnswerRating)
+    assert [(r.entry_id, r.helpful) for r in ratings] == [
+        ("delivery-cost", False),
+        ("store-hours", True),
+    ]
+
+
+async def test_unanswered_questions_are_kept_for_content_staff(
+    make_settings: SettingsFactory, start_app
+) -> None:
+    app = await _app(make_settings, start_app)
+    shopper = WebChatShopper(app.client)
+
+    await shopper.send("как оформить ипотеку")
+    await shopper.send("Сколько стоит доставка?")
+
+    gaps = await _rows(app, UnansweredQuestion)
+    assert [(g.text, g.channel, g.outcome) for g in gaps] == [
+        ("как оформить ипотеку", "webchat", "fallback")
+    ]

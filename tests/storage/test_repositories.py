@@ -172,3 +172,53 @@ async def test_an_unreachable_database_says_so() -> None:
     with pytest.raises(DatabaseUnavailable, match="unreachable"):
         await db.check(timeout=3)
     await db.dispose()
+
+
+async def test_a_shared_phone_merges_customers_into_the_earliest(database: Database) -> None:
+    async with database.uow() as uow:
+        tg = await uow.conversations.file_incoming(_msg(), T0)
+        vk = await uow.conversations.file_incoming(_msg(channel="vk", user_id="v9"), T0)
+        web = await uow.conversations.file_incoming(_msg(channel="webchat", user_id="w1"), T0)
+        first = await uow.customers.link_phone("vk", "v9", "+79123456789", T0)
+        second = await uow.customers.link_phone("webchat", "w1", "+79123456789", T0)
+        third = await uow.customers.link_phone("telegram", "7", "+79123456789", T0)
+        await uow.commit()
+        identities = await uow.customers.identities_of(tg.customer_id)
+
+    assert first == vk.customer_id
+    assert second == vk.customer_id
+    assert third == tg.customer_id  # the earliest customer survives
+    assert web.customer_id not in {first, third}
+    assert identities == [("telegram", "7"), ("vk", "v9"), ("webchat", "w1")]
+
+
+async def test_gaps_and_ratings_are_reported_since_a_date(database: Database) -> None:
+    later = T0 + timedelta(days=2)
+    async with database.uow() as uow:
+        ref = await uow.conversations.file_incoming(_msg(), T0)
+        conversation = ref.conversation_id
+        await uow.faq.add_unanswered(
+            conversation, "telegram", "ипотека", outcome="fallback", suggestions=(), now=T0
+        )
+        await uow.faq.add_unanswered(
+            conversation,
+            "telegram",
+            "парковка",
+            outcome="suggest",
+            suggestions=("a", "b"),
+            now=later,
+        )
+        await uow.faq.add_rating(ref.conversation_id, "delivery", False, later)
+        await uow.faq.add_rating(ref.conversation_id, "delivery", True, later)
+        await uow.faq.add_rating(ref.conversation_id, "hours", True, T0)
+        await uow.commit()
+        recent = await uow.faq.unanswered_since(T0 + timedelta(days=1))
+        everything = await uow.faq.unanswered_since(None)
+        ratings = await uow.faq.ratings_since(None)
+
+    assert [(q.text, q.outcome, q.at) for q in recent] == [("парковка", "suggest", later)]
+    assert len(everything) == 2
+    assert [(r.entry_id, r.helpful, r.unhelpful) for r in ratings] == [
+        ("delivery", 1, 1),
+        ("hours", 1, 0),
+    ]
