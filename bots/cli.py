@@ -7,13 +7,18 @@ import importlib
 import logging
 import os
 import sys
+from collections.abc import Awaitable, Callable
+from datetime import datetime
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 from aiohttp import web
 
 from config.settings import ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from faq.gaps import GapsData
 
 __all__ = ["main"]
 
@@ -43,8 +48,47 @@ def _settings(config_file: Path | None, **overrides: object) -> Settings:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-def cli() -> None:
+@_config_option
+@click.pass_context
+def cli(ctx: click.Context, config_file: Path | None) -> None:
     """otklik: one customer-feedback bot for Telegram, VK, Viber and a web chat."""
+    if ctx.invoked_subcommand == "faq":
+        _share_faq_settings(ctx, _settings(config_file))
+
+
+def _share_faq_settings(ctx: click.Context, settings: Settings) -> None:
+    """Give the ``faq`` commands the configured FAQ folder, matcher and stored gaps."""
+    from faq import cli as faq_cli  # noqa: PLC0415 - loads the matcher's libraries
+
+    ctx.meta[faq_cli.FAQ_PATH_KEY] = settings.faq.path
+    ctx.meta[faq_cli.MATCHER_SETTINGS_KEY] = settings.faq.matcher
+    ctx.meta[faq_cli.GAPS_SOURCE_KEY] = _gaps_source(settings.database.effective_url)
+
+
+def _gaps_source(url: str) -> Callable[[datetime | None], Awaitable[GapsData]]:
+    """Read unanswered questions and answer ratings from the configured database."""
+
+    async def source(since: datetime | None) -> GapsData:
+        from faq.gaps import EntryFeedback, GapsData, UnansweredQuestion  # noqa: PLC0415
+        from storage.database import Database, SchemaOutdated  # noqa: PLC0415
+
+        database = Database(url)
+        try:
+            try:
+                await database.require_current()
+            except SchemaOutdated as exc:
+                raise click.ClickException(f"no stored questions yet: {exc}") from None
+            async with database.uow() as uow:
+                questions = await uow.faq.unanswered_since(since)
+                ratings = await uow.faq.ratings_since(since)
+        finally:
+            await database.dispose()
+        return GapsData(
+            questions=[UnansweredQuestion(q.text, q.channel, q.at) for q in questions],
+            feedback=[EntryFeedback(r.entry_id, r.helpful, r.unhelpful) for r in ratings],
+        )
+
+    return source
 
 
 @cli.command()
@@ -99,6 +143,32 @@ def upgrade(config_file: Path | None) -> None:
     except DatabaseUnavailable as exc:
         _fail(str(exc), 1)
     click.echo("database schema is up to date")
+
+
+@cli.group()
+def viber() -> None:
+    """Viber bot commands."""
+
+
+@viber.command("set-webhook")
+@_config_option
+@click.argument("url")
+def viber_set_webhook(config_file: Path | None, url: str) -> None:
+    """Point the Viber bot's webhook at URL; the bot must already be serving there.
+
+    Viber calls URL at once to check it, so run this against a running `otklik run`.
+    """
+    from bots.channel import SendError  # noqa: PLC0415 - keeps --help fast
+    from bots.viber import set_webhook  # noqa: PLC0415
+
+    settings = _settings(config_file)
+    if settings.viber.auth_token is None:
+        _fail("VIBER_AUTH_TOKEN is not set", 2)
+    try:
+        events = asyncio.run(set_webhook(settings.viber, url))
+    except SendError as exc:
+        _fail(f"Viber did not accept the webhook {url}: {exc}", 1)
+    click.echo(f"Viber webhook set to {url} (events: {', '.join(events) or 'default'})")
 
 
 def _attach_optional_groups() -> None:

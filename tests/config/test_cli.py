@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import subprocess
@@ -61,3 +62,28 @@ def test_db_upgrade_creates_the_schema(tmp_path: Path) -> None:
     with sqlite3.connect(tmp_path / "data" / "otklik.db") as connection:
         tables = {row[0] for row in connection.execute("select name from sqlite_master")}
     assert {"customers", "identities", "conversations", "messages", "handoff_requests"} <= tables
+
+
+async def test_faq_gaps_reports_what_shoppers_asked_in_vain(tmp_path: Path, start_app) -> None:
+    from config.settings import load_settings
+    from tests.webchat_client import WebChatShopper
+
+    env = {
+        "OTKLIK_DATABASE__SQLITE_PATH": str(tmp_path / "bot.db"),
+        "OTKLIK_FAQ__PATH": str(Path(__file__).parents[1] / "fixtures" / "faq"),
+        "OTKLIK_FAQ__MATCHER__SEMANTIC": "false",
+    }
+    app = await start_app(load_settings(None, env))
+    shopper = WebChatShopper(app.client)
+    for question in ("как оформить ипотеку", "ипотека оформить как", "где купить слона"):
+        await shopper.send(question)
+    await shopper.press("👎", await shopper.send("Сколько стоит доставка?"))
+
+    result = _run("faq", "gaps", "--json", cwd=tmp_path, **env)
+
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    counts = sorted((c["count"] for c in report["clusters"]), reverse=True)
+    assert counts[0] == 2  # the two mortgage phrasings are one gap
+    assert sum(counts) == 3
+    assert report["feedback"] == [{"id": "delivery-cost", "helpful": 0, "unhelpful": 1}]
