@@ -9,6 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from config.settings import load_settings
+from tests.webchat_client import WebChatShopper
+
 OTKLIK = [sys.executable, "-m", "bots.cli"]
 
 
@@ -65,9 +68,6 @@ def test_db_upgrade_creates_the_schema(tmp_path: Path) -> None:
 
 
 async def test_faq_gaps_reports_what_shoppers_asked_in_vain(tmp_path: Path, start_app) -> None:
-    from config.settings import load_settings
-    from tests.webchat_client import WebChatShopper
-
     env = {
         "OTKLIK_DATABASE__SQLITE_PATH": str(tmp_path / "bot.db"),
         "OTKLIK_FAQ__PATH": str(Path(__file__).parents[1] / "fixtures" / "faq"),
