@@ -2,8 +2,8 @@
 
 Each FAQ word (lemma) is a *term* with a weight: general rarity (wordfreq) times how few
 entries use it (the FAQ's own statistics), so «доставка» outweighs «как». A message word
-finds its terms by lemma, surface form, Snowball stem, a shared 6-letter prefix (word
-families: «доставить» ~ «доставка») or one edit either side (typos, via a symmetric-delete
+finds its terms by lemma, surface form, a shared 6-letter prefix (word families:
+«доставить» ~ «доставка») or one edit either side (typos, via a symmetric-delete
 index so lookups stay O(word length) however big the FAQ is). Scores are computed for all
 phrasings at once with numpy over postings lists.
 """
@@ -25,7 +25,6 @@ __all__ = ["LexicalIndex", "Phrasing"]
 
 _FUZZY_MIN_LENGTH = 5
 _FUZZY_MIN_SIMILARITY = 0.75
-_STEM_STRENGTH = 0.9
 _PREFIX_LENGTH = 6
 _PREFIX_STRENGTH = 0.75
 _CACHE_LIMIT = 50_000
@@ -59,6 +58,7 @@ class LexicalIndex:
         entries_of_term: list[set[int]] = []
         surfaces: dict[str, int] = {}
         languages: list[str] = []
+        commonest: list[float] = []
         for index, phrasing in enumerate(phrasings):
             for word, lemma in zip(phrasing.words, phrasing.lemmas, strict=True):
                 term = term_ids.get(lemma)
@@ -67,6 +67,13 @@ class LexicalIndex:
                     postings.append(set())
                     entries_of_term.append(set())
                     languages.append("en" if word.isascii() else "ru")
+                    commonest.append(0.0)
+                language = languages[term]
+                commonest[term] = max(
+                    commonest[term],
+                    normalizer.zipf(word, language),
+                    normalizer.zipf(lemma, language),
+                )
                 postings[term].add(index)
                 entries_of_term[term].add(phrasing.entry)
                 surfaces.setdefault(word, term)
@@ -76,19 +83,20 @@ class LexicalIndex:
         self.vocabulary = frozenset(surfaces) | frozenset(term_ids)
         scale = math.log(1 + max(entry_count, 1))
         self.weights = np.empty(len(postings), dtype=np.float64)
-        for lemma, term in term_ids.items():
-            general = word_weight(normalizer.zipf(lemma, languages[term]))
+        for term in term_ids.values():
+            # The commonest form decides: an English stem («doe» of "does») is no rare word.
+            general = word_weight(commonest[term])
             specific = math.log(1 + entry_count / len(entries_of_term[term])) / scale
             self.weights[term] = general * (0.25 + 0.75 * specific)
         self.phrase_totals = np.zeros(self.size, dtype=np.float64)
         for term, members in enumerate(self._postings):
             self.phrase_totals[members] += self.weights[term]
         self.phrase_totals[self.phrase_totals == 0] = 1.0
-        self._stems: dict[str, set[int]] = defaultdict(set)
         self._prefixes: dict[str, set[int]] = defaultdict(set)
         self._deletes: dict[str, set[str]] = defaultdict(set)
-        for key, term in [*term_ids.items(), *surfaces.items()]:
-            self._stems[normalizer.stem(key)].add(term)
+        # Lemmas only: a typo in any word form is within reach of its lemma's deletes, and
+        # indexing every surface form would double the build time for little gain.
+        for key, term in term_ids.items():
             if len(key) >= _PREFIX_LENGTH + 1:
                 self._prefixes[key[:_PREFIX_LENGTH]].add(term)
             if len(key) >= _FUZZY_MIN_LENGTH:
@@ -113,8 +121,6 @@ class LexicalIndex:
         if exact:
             return dict.fromkeys(exact, 1.0)
         found: dict[int, float] = {}
-        for term in self._stems.get(self._normalizer.stem(word), ()):
-            found[term] = _STEM_STRENGTH
         for candidate in {word, lemma}:
             if len(candidate) < _FUZZY_MIN_LENGTH:
                 continue

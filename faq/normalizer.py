@@ -62,6 +62,7 @@ class Normalizer:
         self._lemmas: dict[str, str] = {}
         self._zipf: dict[tuple[str, str], float] = {}
         self._known: dict[str, bool] = {}
+        self._phrasings: dict[str, Analysis] = {}
 
     def analyse(self, text: str, vocabulary: frozenset[str] = frozenset()) -> Analysis:
         """Normalize `text`; `vocabulary` (FAQ words) helps decide layout and translit fixes."""
@@ -84,6 +85,13 @@ class Normalizer:
         language = "en" if latin > cyrillic else "ru"
         return Analysis(" ".join(words), tuple(words), lemmas, language)
 
+    def analyse_phrasing(self, text: str) -> Analysis:
+        """Analyse a FAQ phrasing; cached by text so a reload re-analyses only edits."""
+        cached = self._phrasings.get(text)
+        if cached is None:
+            cached = self._phrasings[text] = self.analyse(text)
+        return cached
+
     def lemma(self, word: str) -> str:
         """The dictionary form of a Russian word, the Snowball stem of an English one."""
         cached = self._lemmas.get(word)
@@ -98,11 +106,6 @@ class Normalizer:
             lemma = word
         self._lemmas[word] = lemma
         return lemma
-
-    def stem(self, word: str) -> str:
-        """A Snowball stem (Russian or English) — a looser key than the lemma."""
-        language = "russian" if _CYRILLIC.search(word) else "english"
-        return str(self._stemmer(language).stemWord(word))
 
     def zipf(self, word: str, language: str) -> float:
         """General frequency of a word on the Zipf scale (0 unknown .. 7 «и»)."""

@@ -109,7 +109,8 @@ class EmbeddingCache:
 
     def query(self, text: str) -> Vectors:
         """One message's unit embedding; messages are not cached."""
-        return _unit(self.encoder.encode([text]))[0]
+        vector: Vectors = _unit(self.encoder.encode([text]))[0]
+        return vector
 
     def _path(self) -> Path | None:
         if self.directory is None:

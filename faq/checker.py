@@ -1,0 +1,108 @@
+"""`faq check` and `faq test`: what content staff run before publishing an edit."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from faq.evaluation import Case, CaseResult, Report, evaluate
+from faq.loader import read_faq
+from faq.matcher import FaqMatcher, Outcome
+from faq.model import Faq
+from faq.problems import Problem, Severity
+
+__all__ = ["CheckReport", "check_faq", "close_entries", "describe", "test_examples"]
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    faq: Faq
+    problems: tuple[Problem, ...]
+
+    @property
+    def errors(self) -> tuple[Problem, ...]:
+        return tuple(p for p in self.problems if p.severity is Severity.ERROR)
+
+    @property
+    def warnings(self) -> tuple[Problem, ...]:
+        return tuple(p for p in self.problems if p.severity is Severity.WARNING)
+
+
+def check_faq(path: Path, build: Callable[[Faq], FaqMatcher] | None = None) -> CheckReport:
+    """Every problem in the folder; closeness warnings need a matcher, so only without errors."""
+    result = read_faq(path)
+    problems = list(result.problems)
+    if not result.errors and result.faq.entries and build is not None:
+        problems.extend(close_entries(result.faq, build(result.faq)))
+    return CheckReport(result.faq, tuple(problems))
+
+
+def close_entries(faq: Faq, matcher: FaqMatcher) -> list[Problem]:
+    """Warn about entry pairs the matcher cannot tell apart, naming both.
+
+    A phrasing is run through the matcher as if a shopper typed it; when it does not
+    confidently land on its own entry, the entry it is confused with is reported.
+    """
+    warned: set[frozenset[str]] = set()
+    problems: list[Problem] = []
+    for entry in faq.entries.values():
+        for question in entry.questions:
+            result = matcher.match(question)
+            if result.outcome is Outcome.SMALLTALK:
+                path, line = _split(entry.source)
+                problems.append(
+                    Problem(
+                        path,
+                        line,
+                        f"entry '{entry.id}': «{question}» reads as small talk",
+                        "rephrase it as a question",
+                        Severity.WARNING,
+                    )
+                )
+                continue
+            if result.outcome is Outcome.ANSWER and result.matches[0].entry_id == entry.id:
+                continue
+            rival = next((m.entry_id for m in result.matches if m.entry_id != entry.id), None)
+            if rival is None or frozenset((entry.id, rival)) in warned:
+                continue
+            warned.add(frozenset((entry.id, rival)))
+            other = faq.entries[rival]
+            path, line = _split(entry.source)
+            problems.append(
+                Problem(
+                    path,
+                    line,
+                    f"entries '{entry.id}' and '{rival}' ({other.source}) are too close: "
+                    f"«{question}» does not clearly match '{entry.id}'",
+                    "make the questions more specific or merge the entries",
+                    Severity.WARNING,
+                )
+            )
+    return problems
+
+
+def test_examples(faq: Faq, matcher: FaqMatcher) -> Report:
+    """Run every entry's `examples` through the matcher (`faq test`)."""
+    cases = [
+        Case(example, entry.id, entry.source)
+        for entry in faq.entries.values()
+        for example in entry.examples
+    ]
+    return evaluate(matcher.match, cases)
+
+
+def describe(result: CaseResult) -> str:
+    """One line for a failing example: where it landed instead."""
+    outcome = result.result.outcome
+    top = ", ".join(f"{m.entry_id} {m.score:.2f}" for m in result.result.matches) or "nothing"
+    if outcome is Outcome.ANSWER:
+        return f"answered '{result.result.matches[0].entry_id}' instead ({top})"
+    if outcome is Outcome.SMALLTALK:
+        return f"taken as small talk ({result.result.smalltalk})"
+    return f"{outcome.value}: {top}"
+
+
+def _split(source: str) -> tuple[str, int]:
+    path, _, line = source.rpartition(":")
+    return path, int(line) if line.isdigit() else 0

@@ -1,0 +1,149 @@
+"""Learning from gaps: group the questions the bot could not answer, most asked first.
+
+`cluster_questions` is a pure function; the storage layer supplies the questions (every
+suggest/fallback with text, channel and time) and the 👍/👎 counts per entry through a
+`GapsSource` the `otklik faq gaps` command receives.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from faq.lexical import word_weight
+from faq.lexicon import FILLERS
+from faq.normalizer import Normalizer
+
+__all__ = [
+    "Cluster",
+    "EntryFeedback",
+    "GapsData",
+    "GapsSource",
+    "UnansweredQuestion",
+    "cluster_questions",
+]
+
+
+@dataclass(frozen=True)
+class UnansweredQuestion:
+    """One stored suggest/fallback message."""
+
+    text: str
+    channel: str = ""
+    at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class EntryFeedback:
+    """«Помогло? 👍 / 👎» counts for one entry."""
+
+    entry_id: str
+    helpful: int
+    unhelpful: int
+
+
+@dataclass(frozen=True)
+class GapsData:
+    questions: Sequence[UnansweredQuestion]
+    feedback: Sequence[EntryFeedback] = ()
+
+
+_MIN_SHARED_WEIGHT = 0.5
+_FAMILY = 6  # «доставка», «доставлять» share a word family: compare the first 6 letters
+
+# What storage provides: everything since a moment (None = all time).
+GapsSource = Callable[[datetime | None], Coroutine[Any, Any, GapsData]]
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """Similar questions: `label` is the most frequent wording, `texts` distinct wordings."""
+
+    label: str
+    count: int
+    texts: tuple[str, ...]
+    channels: Mapping[str, int] = field(default_factory=dict)
+
+
+def cluster_questions(
+    texts: Sequence[str],
+    *,
+    channels: Sequence[str] | None = None,
+    normalizer: Normalizer | None = None,
+    embed: Callable[[Sequence[str]], NDArray[np.float32]] | None = None,
+    threshold: float = 0.6,
+    semantic_threshold: float = 0.75,
+) -> list[Cluster]:
+    """Group similar texts, largest cluster first (ties: earliest label).
+
+    Two wordings join when their informative words overlap (weighted by rarity, relative to
+    the shorter wording, ≥ `threshold`) or, with `embed` (unit vectors), when their cosine
+    reaches `semantic_threshold`.
+    Deterministic: the same input gives the same clusters.
+    """
+    normalizer = normalizer or Normalizer()
+    counts: Counter[str] = Counter()
+    wordings: dict[str, Counter[str]] = {}
+    seen_channels: dict[str, Counter[str]] = {}
+    bags: dict[str, dict[str, float]] = {}
+    for index, text in enumerate(texts):
+        analysis = normalizer.analyse(text)
+        key = " ".join(sorted(set(analysis.content))) or analysis.text
+        if not key:
+            continue
+        counts[key] += 1
+        wordings.setdefault(key, Counter())[text.strip()] += 1
+        if channels is not None:
+            seen_channels.setdefault(key, Counter())[channels[index]] += 1
+        if key not in bags:
+            bags[key] = {
+                lemma[:_FAMILY]: word_weight(normalizer.zipf(word, analysis.language))
+                for word, lemma in zip(analysis.words, analysis.lemmas, strict=True)
+                if word not in FILLERS
+            }
+    keys = sorted(counts, key=lambda k: (-counts[k], k))
+    vectors = None
+    if embed is not None and keys:
+        vectors = embed([wordings[k].most_common(1)[0][0] for k in keys])
+    leaders: list[int] = []
+    members: list[list[int]] = []
+    for i, key in enumerate(keys):
+        for c, leader in enumerate(leaders):
+            close = _overlap(bags[key], bags[keys[leader]]) >= threshold
+            if not close and vectors is not None:
+                close = float(vectors[i] @ vectors[leader]) >= semantic_threshold
+            if close:
+                members[c].append(i)
+                break
+        else:
+            leaders.append(i)
+            members.append([i])
+    clusters: list[Cluster] = []
+    for group in members:
+        wording: Counter[str] = Counter()
+        channel: Counter[str] = Counter()
+        for i in group:
+            wording.update(wordings[keys[i]])
+            channel.update(seen_channels.get(keys[i], Counter()))
+        ordered = tuple(text for text, _ in sorted(wording.items(), key=lambda t: (-t[1], t[0])))
+        clusters.append(
+            Cluster(ordered[0], sum(counts[keys[i]] for i in group), ordered, dict(channel))
+        )
+    clusters.sort(key=lambda c: (-c.count, c.label))
+    return clusters
+
+
+def _overlap(a: Mapping[str, float], b: Mapping[str, float]) -> float:
+    """Weighted overlap relative to the shorter wording; 0 unless an informative word is shared."""
+    if not a or not b:
+        return 0.0
+    shared = sum(min(a[t], b[t]) for t in a.keys() & b.keys())
+    if shared < _MIN_SHARED_WEIGHT:
+        return 0.0
+    return shared / min(sum(a.values()), sum(b.values()))

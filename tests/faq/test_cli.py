@@ -1,0 +1,153 @@
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+
+import click
+from click.testing import CliRunner
+
+from faq.cli import GAPS_SOURCE_KEY, faq
+from faq.gaps import EntryFeedback, GapsData, UnansweredQuestion
+from tests.faq.conftest import CASES, SHIPPED, write
+
+
+def test_check_passes_on_the_shipped_faq() -> None:
+    result = CliRunner().invoke(faq, ["check", str(SHIPPED), "--lexical-only"])
+
+    assert result.exit_code == 0, result.output
+    assert "0 errors" in result.output
+
+
+def test_check_lists_each_problem_with_file_and_line_and_exits_1(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "a.yaml",
+        "- id: a\n  questions: [x]\n  answer: y\n"
+        "  buttons: [{text: B, faq: missing}]\n- id: a\n  questions: [z]\n  answer: q\n",
+    )
+
+    result = CliRunner().invoke(faq, ["check", str(tmp_path), "--lexical-only"])
+
+    assert result.exit_code == 1
+    assert f"{path}:4: button points to unknown entry 'missing'" in result.output
+    assert f"{path}:5: duplicate id 'a'" in result.output
+
+
+def test_check_warns_when_two_entries_cannot_be_told_apart(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        "a.yaml",
+        "- id: hours\n  questions: [Режим работы магазина]\n  answer: a\n"
+        "- id: schedule\n  questions: [Режим работы магазинов]\n  answer: b\n",
+    )
+
+    result = CliRunner().invoke(faq, ["check", str(tmp_path), "--lexical-only"])
+
+    assert result.exit_code == 0
+    assert "entries 'hours' and 'schedule'" in result.output
+
+
+def test_ask_json_has_the_documented_shape() -> None:
+    result = CliRunner().invoke(
+        faq, ["ask", "--faq", str(SHIPPED), "--lexical-only", "сколько стоит доставка", "--json"]
+    )
+
+    payload = json.loads(result.output)
+    assert payload["outcome"] == "answer"
+    assert payload["matches"][0]["id"] == "delivery-cost"
+    assert set(payload["matches"][0]) == {"id", "score"}
+
+
+def test_eval_json_counts_cases(tmp_path: Path) -> None:
+    cases = write(
+        tmp_path,
+        "cases.yaml",
+        '- {q: "сколько стоит доставка", expect: delivery-cost}\n'
+        '- {q: "сколько стоит доставка", expect: store-hours}\n'
+        '- {q: "какая погода", expect: null}\n',
+    )
+
+    result = CliRunner().invoke(
+        faq, ["eval", "--faq", str(SHIPPED), "--lexical-only", str(cases), "--json"]
+    )
+
+    payload = json.loads(result.output)
+    assert {k: payload[k] for k in ("total", "correct", "wrong", "unanswered")} == {
+        "total": 3,
+        "correct": 2,
+        "wrong": 1,
+        "unanswered": 0,
+    }
+    assert payload["failures"][0]["expect"] == "store-hours"
+
+
+def test_test_lists_examples_that_land_elsewhere(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        "a.yaml",
+        "- id: hours\n  questions: [Режим работы]\n  answer: a\n"
+        "  examples: [сколько стоит доставка]\n"
+        "- id: delivery\n  questions: [Сколько стоит доставка]\n  answer: b\n",
+    )
+
+    result = CliRunner().invoke(faq, ["test", str(tmp_path), "--lexical-only"])
+
+    assert result.exit_code == 1
+    assert "«сколько стоит доставка» should match 'hours' but answered 'delivery'" in result.output
+
+
+def test_gaps_groups_similar_questions_most_asked_first(tmp_path: Path) -> None:
+    questions = write(
+        tmp_path, "q.txt", "сигареты продаете?\nесть сигареты?\nгде туалет\nпродаёте сигареты\n"
+    )
+
+    result = CliRunner().invoke(faq, ["gaps", "--from-file", str(questions), "--json"])
+
+    clusters = json.loads(result.output)["clusters"]
+    assert [c["count"] for c in clusters] == [3, 1]
+    assert "сигарет" in clusters[0]["label"]
+
+
+def test_gaps_without_storage_says_so() -> None:
+    result = CliRunner().invoke(faq, ["gaps"])
+
+    assert result.exit_code == 1
+    assert "no storage configured" in result.output
+
+
+def test_eval_on_the_shipped_cases_runs() -> None:
+    result = CliRunner().invoke(
+        faq, ["eval", "--faq", str(SHIPPED), "--lexical-only", str(CASES / "en_dev.yaml")]
+    )
+
+    assert result.exit_code == 0
+    assert "total" in result.output
+
+
+def test_gaps_reads_the_injected_storage_and_shows_feedback_per_entry() -> None:
+    asked: list[datetime | None] = []
+
+    async def source(since: datetime | None) -> GapsData:
+        asked.append(since)
+        return GapsData(
+            [
+                UnansweredQuestion("доставка суши?", "telegram"),
+                UnansweredQuestion("суши доставляете", "vk"),
+            ],
+            [EntryFeedback("delivery-cost", helpful=10, unhelpful=4)],
+        )
+
+    @click.group()
+    @click.pass_context
+    def otklik(ctx: click.Context) -> None:  # what the app's root group does
+        ctx.meta[GAPS_SOURCE_KEY] = source
+
+    otklik.add_command(faq)
+    result = CliRunner().invoke(otklik, ["faq", "gaps", "--since", "2025-01-31"])
+
+    assert result.exit_code == 0, result.output
+    assert asked[0] is not None
+    assert asked[0].date().isoformat() == "2025-01-31"
+    assert "     2  " in result.output
+    assert "10 / 4     delivery-cost" in result.output

@@ -1,0 +1,121 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from faq.loader import FaqError, load_faq, read_faq
+from faq.problems import Severity
+from tests.faq.conftest import write
+
+MINIMAL = """\
+- id: store-hours
+  questions:
+    - Во сколько открываются магазины?
+  answer: С 8:00 до 23:00.
+"""
+
+
+def test_a_file_with_only_id_questions_and_answer_loads(tmp_path: Path) -> None:
+    write(tmp_path, "faq.yaml", MINIMAL)
+
+    faq = load_faq(tmp_path)
+
+    entry = faq.entries["store-hours"]
+    assert entry.questions == ("Во сколько открываются магазины?",)
+    assert entry.answer_for("ru") == "С 8:00 до 23:00."
+    assert entry.answer_for("en") == "С 8:00 до 23:00."  # falls back to Russian
+    assert entry.source == f"{tmp_path / 'faq.yaml'}:1"
+
+
+def test_every_optional_field_is_read(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        "a.yaml",
+        MINIMAL
+        + """\
+- id: delivery
+  questions: [Сколько стоит доставка?, no]
+  answer: {ru: 199 ₽, en: 199 RUB}
+  tags: [delivery]
+  buttons:
+    - {text: Адреса, url: "https://example.com/stores"}
+    - {text: Часы, faq: store-hours}
+  handoff: true
+  examples: [почем доставка]
+""",
+    )
+
+    entry = load_faq(tmp_path).entries["delivery"]
+
+    assert entry.questions == ("Сколько стоит доставка?", "no")  # `no` stays text
+    assert entry.answer_for("en") == "199 RUB"
+    assert entry.answer_for("de") == "199 ₽"
+    assert entry.buttons[1].faq == "store-hours"
+    assert entry.handoff is True
+    assert entry.examples == ("почем доставка",)
+    assert entry.source.endswith("a.yaml:5")
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "words"),
+    [
+        ("- id: a\n  questions: [x\n  answer: y\n", 3, "YAML syntax"),
+        ("- id: a\n  questions: [x]\n  answer: Время: с 8 до 23\n", 3, "in double quotes"),
+        (MINIMAL + MINIMAL, 5, "duplicate id 'store-hours'"),
+        ("- questions: [x]\n  answer: y\n", 1, "no 'id'"),
+        ("- id: a\n  questions: []\n  answer: y\n", 2, "no questions"),
+        ("- id: a\n  questions: [x]\n", 1, "no 'answer'"),
+        ("- id: Store Hours\n  questions: [x]\n  answer: y\n", 1, "not a slug"),
+        (
+            "- id: a\n  questions: [x]\n  answer: y\n  buttons:\n    - {text: B, faq: nope}\n",
+            5,
+            "unknown entry 'nope'",
+        ),
+        (
+            "- id: a\n  questions: [x]\n  answer: " + "д" * 4100 + "\n",
+            3,
+            "Telegram and VK allow 4096",
+        ),
+        (
+            "- id: a\n  questions: [x]\n  answer: y\n- id: b\n  questions: [X?]\n  answer: z\n",
+            5,
+            "is in both 'a'",
+        ),
+    ],
+)
+def test_errors_name_file_line_and_fix(tmp_path: Path, text: str, line: int, words: str) -> None:
+    path = write(tmp_path, "bad.yaml", text)
+
+    with pytest.raises(FaqError) as caught:
+        load_faq(tmp_path)
+
+    message = str(caught.value)
+    assert message.startswith(f"{path}:{line}: ")
+    assert words in message
+    assert " — " in message  # every error says how to fix it
+    assert "\n" not in message
+
+
+def test_check_collects_every_problem_and_warns_on_typos_in_field_names(tmp_path: Path) -> None:
+    write(tmp_path, "a.yaml", "- id: a\n  questions: [x]\n  answr: y\n- id: a\n  questions: []\n")
+
+    result = read_faq(tmp_path)
+
+    messages = [str(p) for p in result.problems]
+    assert any("unknown field 'answr'" in m and "did you mean 'answer'?" in m for m in messages)
+    assert sum(p.severity is Severity.ERROR for p in result.problems) >= 3
+
+
+def test_a_missing_folder_is_an_error_not_an_empty_faq(tmp_path: Path) -> None:
+    with pytest.raises(FaqError, match="no such file or folder"):
+        load_faq(tmp_path / "missing")
+
+
+def test_the_shipped_example_faq_is_clean_and_bilingual(tmp_path: Path) -> None:
+    result = read_faq(Path(__file__).resolve().parents[2] / "config" / "faq")
+
+    assert result.problems == []
+    assert len(result.faq) >= 25
+    for entry in result.faq.entries.values():
+        assert set(entry.answers) == {"ru", "en"}, entry.id

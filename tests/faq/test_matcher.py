@@ -1,0 +1,130 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pytest
+from numpy.typing import NDArray
+
+from faq.matcher import FaqMatcher, Outcome
+from faq.model import Faq
+from faq.normalizer import Normalizer
+from faq.semantic import EmbeddingCache
+from faq.settings import MatcherSettings
+
+
+@pytest.mark.parametrize(
+    ("text", "entry"),
+    [
+        ("СКОЛЬКО СТОИТ ДОСТАВКА", "delivery-cost"),  # case
+        ("где мой заказ?!!! 😡😡", "order-status"),  # punctuation and emoji
+        ("гдееее мой заказзз", "order-status"),  # stretched letters
+        ("сколько стоит доставкаа", "delivery-cost"),  # typo
+        ("как вернуть тавар", "return-product"),  # typo
+        ("cnjbvjcnm ljcnfdrb", "delivery-cost"),  # wrong keyboard layout
+        ("skolko stoit dostavka", "delivery-cost"),  # transliteration
+        ("доставку отменить хочу заказа", "order-cancel"),  # word order and forms
+        ("промик не работает", "promo-code"),  # colloquial
+        ("скока стоит доставочка", "delivery-cost"),  # colloquial
+        ("не приходит смска с кодом", "login"),
+        ("where is my order", "order-status"),
+        ("how do i return an item", "return-product"),
+        ("привет! где мой заказ?", "order-status"),  # a greeting around a question
+    ],
+)
+def test_shoppers_typing_still_gets_the_answer(matcher: FaqMatcher, text: str, entry: str) -> None:
+    result = matcher.match(text)
+
+    assert result.outcome is Outcome.ANSWER
+    assert result.matches[0].entry_id == entry
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("привет", "greeting"),
+        ("ghbdtn", "greeting"),
+        ("Добрый день!", "greeting"),
+        ("спасибо большое!!", "thanks"),
+        ("спс 🙏", "thanks"),
+        ("thanks", "thanks"),
+        ("пока", "bye"),
+        ("ок понятно", "ack"),
+    ],
+)
+def test_small_talk_is_not_matched_to_an_entry(matcher: FaqMatcher, text: str, kind: str) -> None:
+    result = matcher.match(text)
+
+    assert result.outcome is Outcome.SMALLTALK
+    assert result.smalltalk == kind
+    assert result.matches == ()
+
+
+@pytest.mark.parametrize(
+    "text", ["какая погода завтра", "расскажи анекдот", "how to cook borscht", "...", "🤔"]
+)
+def test_out_of_scope_falls_back(matcher: FaqMatcher, text: str) -> None:
+    assert matcher.match(text).outcome is Outcome.FALLBACK
+
+
+def test_a_vague_message_suggests_the_closest_entries(matcher: FaqMatcher) -> None:
+    result = matcher.match("карта")
+
+    assert result.outcome is Outcome.SUGGEST
+    assert 1 <= len(result.matches) <= 3
+    assert {m.entry_id for m in result.matches} & {"loyalty-card", "card-lost", "gift-cards"}
+
+
+def test_a_paraphrase_without_shared_words_is_found_by_the_semantic_stage(
+    matcher: FaqMatcher, lexical_matcher: FaqMatcher
+) -> None:
+    text = "продукты протухли"  # the FAQ says «испорченные», «просроченный»
+
+    semantic = matcher.match(text)
+    assert semantic.outcome is Outcome.ANSWER
+    assert semantic.matches[0].entry_id == "return-spoiled"
+    assert lexical_matcher.match(text).outcome is not Outcome.ANSWER
+
+
+def test_results_are_deterministic_and_scores_in_range(matcher: FaqMatcher) -> None:
+    first = [matcher.match(t) for t in ("доставка", "карта", "где заказ")]
+    again = [matcher.match(t) for t in ("доставка", "карта", "где заказ")]
+
+    assert first == again
+    assert all(0.0 <= m.score <= 1.0 for r in first for m in r.matches)
+
+
+def test_thresholds_come_from_settings(shipped_faq: Faq, normalizer: Normalizer) -> None:
+    strict = FaqMatcher(
+        shipped_faq,
+        MatcherSettings(semantic=False, answer_threshold=1.0, clear_threshold=1.0),
+        normalizer=normalizer,
+    )
+
+    assert strict.match("сколько стоит пакет на кассе").outcome is Outcome.SUGGEST
+
+
+class KeywordEncoder:
+    """A plugged-in encoder: one dimension per keyword (what a chain's own model would be)."""
+
+    words = ("доставка", "заказ", "карта")
+
+    def encode(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        return np.array(
+            [[float(w in t) for w in self.words] + [0.01] for t in texts], dtype=np.float32
+        )
+
+
+def test_the_encoder_is_pluggable(shipped_faq: Faq, normalizer: Normalizer) -> None:
+    cache = EmbeddingCache(KeywordEncoder(), "keywords")
+    matcher = FaqMatcher(shipped_faq, normalizer=normalizer, embeddings=cache)
+
+    assert cache.encoded == shipped_faq.phrasing_count
+    assert matcher.match("сколько стоит доставка").matches[0].entry_id == "delivery-cost"
+
+
+def test_the_semantic_stage_can_be_switched_off(shipped_faq: Faq, normalizer: Normalizer) -> None:
+    matcher = FaqMatcher(shipped_faq, MatcherSettings(semantic=False), normalizer=normalizer)
+
+    assert matcher.embeddings is None
+    assert matcher.match("сколько стоит доставка").matches[0].entry_id == "delivery-cost"
