@@ -2,13 +2,17 @@
 
 Two stages score every entry: the lexical stage (`faq.lexical`, typo-tolerant weighted
 word overlap) and, when on, the semantic stage (`faq.semantic`, sentence embeddings that
-catch paraphrases sharing no word with the FAQ). Their blend decides the outcome: answer
-only when the best entry is both good enough and clearly ahead of the next one, because
-answering the wrong question confidently is worse than asking.
+catch paraphrases sharing no word with the FAQ). Each stage looks at an entry three ways:
+its best question phrasing, (semantic only) the centroid of all its phrasings, which is
+steadier than one lucky phrasing, and its answer sentences, which often hold the words
+shoppers use («сдача», «лифт», «целиакия») that no question does. The blend decides the
+outcome: answer only when the best entry is both good enough and clearly ahead of the
+next one, because answering the wrong question confidently is worse than asking.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -58,7 +62,11 @@ class MatchResult:
 
 @dataclass(frozen=True)
 class Scores:
-    """Per-entry stage scores for one message (entry order as in the FAQ)."""
+    """Per-entry stage scores for one message (entry order as in the FAQ).
+
+    `lexical` and `semantic` are each stage's 0..1 blend of questions and answer (the
+    semantic one calibrated from cosines); `combined` is what the decision reads.
+    """
 
     lexical: NDArray[np.float64]
     semantic: NDArray[np.float64] | None
@@ -95,13 +103,42 @@ class FaqMatcher:
                 texts.append(analysis.text)
         self._starts = np.array(starts, dtype=np.intp)
         self.lexical = LexicalIndex(phrasings, len(self.ids), self.normalizer)
+        sentences, answer_texts, answer_starts = self._answer_sentences(faq)
+        self._answer_starts = np.array(answer_starts, dtype=np.intp)
+        self.answers = LexicalIndex(sentences, len(self.ids), self.normalizer)
         self.embeddings: EmbeddingCache | None = None
         self._vectors: NDArray[np.float32] | None = None
+        self._centroids: NDArray[np.float32] | None = None
+        self._answer_vectors: NDArray[np.float32] | None = None
         if self.settings.semantic and phrasings:
             self.embeddings = embeddings or EmbeddingCache(
                 load_encoder(self.settings.encoder), self.settings.encoder, self.settings.cache_dir
             )
             self._vectors = self.embeddings.embed(texts)
+            sums = np.add.reduceat(self._vectors, self._starts, axis=0)
+            norms = np.linalg.norm(sums, axis=1, keepdims=True)
+            self._centroids = (sums / np.maximum(norms, 1e-12)).astype(np.float32)
+            if answer_texts:
+                self._answer_vectors = self.embeddings.embed(answer_texts)
+
+    def _answer_sentences(self, faq: Faq) -> tuple[list[Phrasing], list[str], list[int]]:
+        """Every answer (all languages) split into sentences, grouped by entry in order."""
+        sentences: list[Phrasing] = []
+        texts: list[str] = []
+        starts: list[int] = []
+        for number, entry in enumerate(faq.entries.values()):
+            starts.append(len(sentences))
+            for answer in entry.answers.values():
+                for sentence in _SENTENCE.split(answer):
+                    analysis = self.normalizer.analyse_phrasing(sentence)
+                    if analysis.words:
+                        words, lemmas = _content(analysis.words, analysis.lemmas)
+                        sentences.append(Phrasing(number, words, lemmas))
+                        texts.append(analysis.text)
+            if len(sentences) == starts[-1]:  # reduceat needs a member per entry
+                sentences.append(Phrasing(number, (), ()))
+                texts.append(entry.questions[0] if entry.questions else entry.id)
+        return sentences, texts, starts
 
     def match(self, text: str, language: str | None = None) -> MatchResult:
         """Decide what to do with `text`; `language` ("ru"/"en") only breaks ties in layout."""
@@ -124,17 +161,36 @@ class FaqMatcher:
         self, text: str, words: tuple[str, ...], lemmas: tuple[str, ...], language: str
     ) -> Scores:
         """Both stages' per-entry scores and their blend (exposed for evaluation tools)."""
-        lexical = np.maximum.reduceat(self.lexical.scores(words, lemmas, language), self._starts)
-        if self._vectors is None or self.embeddings is None:
-            return Scores(lexical, None, lexical)
-        cosine = self._vectors @ self.embeddings.query(text)
-        semantic = np.maximum.reduceat(cosine.astype(np.float64), self._starts)
         s = self.settings
-        calibrated = np.clip(
-            (semantic - s.semantic_floor) / (s.semantic_ceiling - s.semantic_floor), 0.0, 1.0
+        questions = np.maximum.reduceat(self.lexical.scores(words, lemmas, language), self._starts)
+        answers = np.maximum.reduceat(
+            self.answers.scores(words, lemmas, language), self._answer_starts
         )
-        combined = (1 - s.semantic_weight) * lexical + s.semantic_weight * calibrated
+        lexical = (1 - s.lexical_answer_weight) * questions + s.lexical_answer_weight * answers
+        if self._vectors is None or self._centroids is None or self.embeddings is None:
+            return Scores(lexical, None, lexical)
+        query = self.embeddings.query(text)
+        best = np.maximum.reduceat(self._vectors @ query, self._starts)
+        centroid = self._centroids @ query
+        similar = (1 - s.centroid_weight) * self._calibrate(best) + s.centroid_weight * (
+            self._calibrate(centroid)
+        )
+        semantic = similar
+        if self._answer_vectors is not None:
+            answer = np.maximum.reduceat(self._answer_vectors @ query, self._answer_starts)
+            semantic = (1 - s.semantic_answer_weight) * similar + (
+                s.semantic_answer_weight * self._calibrate(answer)
+            )
+        combined = (1 - s.semantic_weight) * lexical + s.semantic_weight * semantic
         return Scores(lexical, semantic, combined)
+
+    def _calibrate(self, cosine: NDArray[np.float32]) -> NDArray[np.float64]:
+        """Map cosines onto 0..1: `semantic_floor` counts as 0, `semantic_ceiling` as 1."""
+        s = self.settings
+        scaled = (cosine.astype(np.float64) - s.semantic_floor) / (
+            s.semantic_ceiling - s.semantic_floor
+        )
+        return np.clip(scaled, 0.0, 1.0)
 
     def _decide(self, combined: NDArray[np.float64]) -> MatchResult:
         s = self.settings
@@ -153,6 +209,9 @@ class FaqMatcher:
             close = tuple(m for m in matches if m.score >= s.suggest_threshold)
             return MatchResult(Outcome.SUGGEST, close)
         return MatchResult(Outcome.FALLBACK, matches)
+
+
+_SENTENCE = re.compile(r"(?<=[.!?])\s+|\s+—\s+")
 
 
 def _content(
