@@ -111,6 +111,8 @@ def run(config_file: Path | None, host: str | None, port: int | None) -> None:
             port=settings.port,
             print=click.echo,
         )
+    except ConfigError as exc:
+        _fail(str(exc), 2)
     except StartupError as exc:
         _fail(str(exc), 1)
     except OSError as exc:

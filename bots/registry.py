@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from bots.channel import Channel
 from bots.webchat import WebChatChannel
-from config.settings import Settings
+from config.settings import ConfigError, Settings
 from dialogs.clock import Clock
 from storage.uow import UnitOfWork
 
@@ -42,13 +42,46 @@ def _telegram(context: ChannelContext) -> Channel | None:
     return TelegramChannel(settings, clock=context.clock)
 
 
+def _vk(context: ChannelContext) -> Channel | None:
+    settings = context.settings.vk
+    if settings.group_token is None:
+        return None
+    from bots.vk import VkChannel  # noqa: PLC0415 - imported only when switched on
+
+    return VkChannel(settings, clock=context.clock)
+
+
+def _viber(context: ChannelContext) -> Channel | None:
+    settings = context.settings.viber
+    if settings.auth_token is None:
+        return None
+    from bots.viber import ViberChannel  # noqa: PLC0415 - imported only when switched on
+
+    return ViberChannel(settings, context.uow, clock=context.clock)
+
+
 CHANNELS: Mapping[str, Callable[[ChannelContext], Channel | None]] = {
     "webchat": _webchat,
     "telegram": _telegram,
+    "vk": _vk,
+    "viber": _viber,
 }
 
 
 def build_channels(context: ChannelContext) -> list[Channel]:
-    """The channels the settings switch on, in registry order."""
-    built = (factory(context) for factory in CHANNELS.values())
-    return [channel for channel in built if channel is not None]
+    """The channels the settings switch on, in registry order.
+
+    A channel whose settings are incomplete (a token without its group id, say) raises
+    :class:`~config.settings.ConfigError` naming the channel, so ``otklik run`` ends with one
+    line and exit code 2 rather than a traceback.
+    """
+    channels: list[Channel] = []
+    for name, factory in CHANNELS.items():
+        try:
+            channel = factory(context)
+        except ValueError as exc:
+            msg = f"{name} settings: {exc}"
+            raise ConfigError(msg) from exc
+        if channel is not None:
+            channels.append(channel)
+    return channels

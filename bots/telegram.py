@@ -38,6 +38,7 @@ from aiogram.utils.backoff import Backoff, BackoffConfig
 from aiohttp import web
 from pydantic import ValidationError
 
+from bots import layout
 from bots.channel import Channel, RetryAfter, SendError
 from bots.messages import (
     Attachment,
@@ -157,8 +158,12 @@ def split_text(text: str, limit: int) -> list[str]:
 
 
 def _keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
-    if not reply.buttons:
+    # Fitted to Telegram's limits (8 a row, 100 a keyboard, 64-byte callback_data): bots/layout.
+    pages = layout.keyboards(layout.fit_rows(reply.buttons, layout.TELEGRAM), layout.TELEGRAM)
+    if not pages:
         return None
+    if len(pages) > 1:
+        log.warning("Telegram: more buttons than one keyboard holds; only the first are shown")
     rows = [
         [
             InlineKeyboardButton(text=b.text, url=b.url)
@@ -166,7 +171,7 @@ def _keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
             else InlineKeyboardButton(text=b.text, callback_data=b.payload)
             for b in row
         ]
-        for row in reply.buttons
+        for row in pages[0]
     ]
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
@@ -268,7 +273,10 @@ class TelegramChannel(Channel):
             raise SendError("unavailable", exc.message, retryable=True) from exc
         except TelegramAPIError as exc:
             raise SendError("error", exc.message) from exc
-        return SentMessage(source_id=str(sent.message_id))
+        # A Bot API message_id is unique only inside its chat; "chat:message" is unique per bot
+        # (as storage's unique key on channel + direction + source_id needs) and is what
+        # editMessageText / deleteMessage take.
+        return SentMessage(source_id=f"{chat_id}:{sent.message_id}")
 
     async def _on_webhook(self, request: web.Request) -> web.Response:
         given = request.headers.get(SECRET_HEADER, "")

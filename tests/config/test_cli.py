@@ -87,3 +87,13 @@ async def test_faq_gaps_reports_what_shoppers_asked_in_vain(tmp_path: Path, star
     assert counts[0] == 2  # the two mortgage phrasings are one gap
     assert sum(counts) == 3
     assert report["feedback"] == [{"id": "delivery-cost", "helpful": 0, "unhelpful": 1}]
+
+
+def test_a_vk_token_without_its_group_id_ends_run_with_code_2(tmp_path: Path) -> None:
+    result = _run("run", "--port", "0", cwd=tmp_path, VK_GROUP_TOKEN="vk1.a.token")
+
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("otklik: vk settings:")
+    assert "VK_GROUP_ID" in lines[0]

@@ -1,0 +1,224 @@
+"""Getting replies to the shopper: rate limits, blocked bots, long texts and odd messages."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from bots.messages import Button, Reply
+from bots.telegram import TelegramChannel
+from dialogs.clock import ManualClock
+from storage.records import StoredMessage
+from tests.conftest import AppHarness, SettingsFactory
+from tests.fakes.telegram_api import ApiCall, TelegramAPIStandIn, fixture_update
+
+WEBHOOK_URL = "https://bot.example.com/webhooks/telegram"
+ANNA = "555000111"
+TOO_MANY = "Too Many Requests: retry after 3"
+BLOCKED = "Forbidden: bot was blocked by the user"
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[TelegramAPIStandIn]:
+    async with TelegramAPIStandIn() as server:
+        yield server
+
+
+@pytest.fixture
+async def bot(
+    api: TelegramAPIStandIn, start_app: Any, make_settings: SettingsFactory, clock: ManualClock
+) -> AppHarness:
+    """The app in webhook mode: a POST returns once the replies are sent and stored."""
+    settings = make_settings(**api.env(TELEGRAM_WEBHOOK_URL=WEBHOOK_URL))
+    app: AppHarness = await start_app(settings, clock=clock)
+    return app
+
+
+async def shopper_writes(bot: AppHarness, api: TelegramAPIStandIn, update: Any) -> None:
+    response = await bot.client.post(
+        "/webhooks/telegram", json=update, headers=api.webhook_headers()
+    )
+    assert response.status == 200, await response.text()
+
+
+async def conversation(bot: AppHarness, chat_id: str = ANNA) -> list[StoredMessage]:
+    async with bot.services.database.uow() as uow:
+        found = await uow.conversations.find_by_chat("telegram", chat_id)
+        assert found is not None, f"nothing stored for chat {chat_id}"
+        return await uow.messages.history(found)
+
+
+def payloads(call: ApiCall) -> list[str]:
+    markup = call.params.get("reply_markup") or {}
+    return [b.get("callback_data", "") for row in markup.get("inline_keyboard", []) for b in row]
+
+
+# --- rate limits and refusals ------------------------------------------------------------
+
+
+async def test_a_429_is_waited_out_and_the_reply_still_arrives(
+    api: TelegramAPIStandIn, bot: AppHarness, clock: ManualClock
+) -> None:
+    api.fail("sendMessage", 429, TOO_MANY, retry_after=3)
+
+    await shopper_writes(bot, api, fixture_update("message_start"))
+
+    refused, delivered = api.calls("sendMessage")
+    assert refused.params == delivered.params
+    assert clock.sleeps == [3.0]
+    reply = (await conversation(bot))[-1]
+    assert (reply.direction, reply.status, reply.error_code) == ("out", "sent", None)
+    assert reply.source_id == f"{ANNA}:1"  # the message that got through, in Anna's chat
+
+
+async def test_a_bot_blocked_by_the_shopper_is_recorded_as_failed_with_the_code(
+    api: TelegramAPIStandIn, bot: AppHarness, clock: ManualClock
+) -> None:
+    api.fail("sendMessage", 403, BLOCKED)
+
+    await shopper_writes(bot, api, fixture_update("message_start"))
+
+    assert len(api.calls("sendMessage")) == 1, "a 403 is final; no retry"
+    assert clock.sleeps == []
+    incoming, reply = await conversation(bot)
+    assert (incoming.direction, incoming.text) == ("in", "/start")
+    assert (reply.status, reply.error_code, reply.source_id) == ("failed", "403", None)
+    async with bot.services.database.uow() as uow:
+        assert [m.id for m in await uow.messages.failed()] == [reply.id]
+
+
+async def test_a_429_that_does_not_end_is_recorded_as_failed_not_lost(
+    api: TelegramAPIStandIn, bot: AppHarness, clock: ManualClock
+) -> None:
+    for _ in range(4):
+        api.fail("sendMessage", 429, TOO_MANY, retry_after=3)
+
+    await shopper_writes(bot, api, fixture_update("message_start"))
+
+    assert clock.sleeps == [3.0, 3.0, 3.0]
+    reply = (await conversation(bot))[-1]
+    assert (reply.status, reply.error_code) == ("failed", "429")
+
+
+def from_shopper(user_id: int, text: str = "/start") -> dict[str, Any]:
+    update = fixture_update("message_text", update_id=200_000_000 + user_id)
+    person = {"id": user_id, "first_name": f"Покупатель {user_id}"}
+    update["message"]["from"] = {**person, "is_bot": False, "language_code": "ru"}
+    update["message"]["chat"] = {**person, "type": "private"}
+    update["message"]["text"] = text
+    return update
+
+
+async def test_replies_in_two_chats_with_the_same_telegram_message_id_are_both_recorded(
+    api: TelegramAPIStandIn, bot: AppHarness
+) -> None:
+    # Bot API message_id is "unique inside this chat": both first replies are message 1.
+    await shopper_writes(bot, api, from_shopper(1001))
+    await shopper_writes(bot, api, from_shopper(1002))
+
+    first, second = api.calls("sendMessage")
+    assert (first.params["chat_id"], second.params["chat_id"]) == ("1001", "1002")
+    for chat in ("1001", "1002"):
+        reply = (await conversation(bot, chat))[-1]
+        assert (reply.direction, reply.status, reply.source_id) == ("out", "sent", f"{chat}:1")
+
+
+# --- odd things a shopper sends ----------------------------------------------------------
+
+
+def with_text(text: str) -> dict[str, Any]:
+    update = fixture_update("message_text")
+    update["message"]["text"] = text
+    return update
+
+
+HUGE = "Очень длинная жалоба на обслуживание. " * 2700  # ~100 KB of text, ~190 KB on the wire
+
+
+@pytest.mark.parametrize(
+    ("update", "said", "explained"),
+    [
+        pytest.param(with_text(""), "", "Сообщение пустое", id="empty-text"),
+        pytest.param(with_text(HUGE), HUGE, "слишком длинное", id="100kb-text"),
+        pytest.param(with_text("   \n\t "), "   \n\t ", "Сообщение пустое", id="whitespace"),
+        pytest.param(fixture_update("message_emoji"), "😡😡😡", "не нашёл", id="emoji-only"),
+        pytest.param(fixture_update("message_sticker"), "", "Стикер", id="sticker"),
+        pytest.param(fixture_update("message_voice"), "", "Голосовые", id="voice"),
+        pytest.param(fixture_update("message_video_note"), "", "Голосовые", id="round-video"),
+    ],
+)
+async def test_an_odd_message_gets_a_reason_and_an_alternative_and_is_kept(
+    api: TelegramAPIStandIn, bot: AppHarness, update: Any, said: str, explained: str
+) -> None:
+    await shopper_writes(bot, api, update)
+
+    [reply] = api.calls("sendMessage")
+    assert explained in reply.params["text"]
+    assert "menu:handoff" in payloads(reply), "the alternative: a person"
+    incoming, answer = await conversation(bot)
+    assert (incoming.direction, incoming.text) == ("in", said)
+    assert incoming.source_id == str(update["update_id"])
+    assert (answer.status, answer.text) == ("sent", reply.params["text"])
+
+
+# --- long replies ------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def channel(
+    api: TelegramAPIStandIn, make_settings: SettingsFactory
+) -> AsyncIterator[TelegramChannel]:
+    """The Telegram channel alone (webhook mode, so it does not poll), talking to the stand-in."""
+    settings = make_settings(**api.env(TELEGRAM_WEBHOOK_URL=WEBHOOK_URL)).telegram
+    async with TelegramChannel(settings) as started:
+        yield started
+
+
+MENU_ROW = (Button("↩️ В меню", payload="menu"),)
+
+
+async def test_a_long_reply_is_split_at_4096_with_the_keyboard_under_the_last_part(
+    api: TelegramAPIStandIn, channel: TelegramChannel
+) -> None:
+    sentence = "Условия возврата товара надлежащего качества."
+    paragraphs = [f"Пункт {n}. " + " ".join([sentence] * 20) for n in range(10)]
+    text = "\n".join(paragraphs)  # ~9,500 characters
+
+    sent = await channel.send(ANNA, Reply(text=text, buttons=(MENU_ROW,)))
+
+    parts = api.calls("sendMessage")
+    texts = [str(part.params["text"]) for part in parts]
+    assert len(parts) == 3
+    assert all(len(t) <= 4096 for t in texts)
+    assert "\n".join(texts) == text, "cut at line breaks, nothing lost"
+    assert [payloads(part) for part in parts] == [[], [], ["menu"]]
+    assert sent.source_id == f"{ANNA}:3"  # the last part
+
+
+async def test_a_reply_of_exactly_4096_characters_is_one_message(
+    api: TelegramAPIStandIn, channel: TelegramChannel
+) -> None:
+    await channel.send(ANNA, Reply(text="ы" * 4096 + "  \n", buttons=(MENU_ROW,)))
+
+    [part] = api.calls("sendMessage")
+    assert part.params["text"] == "ы" * 4096
+    assert payloads(part) == ["menu"]
+
+
+async def test_a_long_caption_goes_under_the_photo_and_the_rest_follows(
+    api: TelegramAPIStandIn, channel: TelegramChannel
+) -> None:
+    text = "Акция недели: " + " ".join(["скидка на молочные продукты."] * 60)  # ~1,700 chars
+
+    await channel.send(
+        ANNA, Reply(text=text, buttons=(MENU_ROW,), image_url="https://example.com/promo.jpg")
+    )
+
+    [photo] = api.calls("sendPhoto")
+    [rest] = api.calls("sendMessage")
+    assert photo.params["photo"] == "https://example.com/promo.jpg"
+    assert len(str(photo.params["caption"])) <= 1024
+    assert f"{photo.params['caption']} {rest.params['text']}" == text
+    assert (payloads(photo), payloads(rest)) == ([], ["menu"])

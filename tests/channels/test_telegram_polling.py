@@ -1,0 +1,158 @@
+"""Long polling end to end: the stand-in Bot API queues updates, the app answers over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from tests.conftest import AppHarness, SettingsFactory
+from tests.fakes.telegram_api import ApiCall, TelegramAPIStandIn, fixture_update
+
+ANNA = "555000111"
+MENU = [
+    [{"text": "❓ Задать вопрос", "callback_data": "menu:ask"}],
+    [{"text": "✍️ Оставить отзыв", "callback_data": "menu:feedback"}],
+    [{"text": "👤 Позвать оператора", "callback_data": "menu:handoff"}],
+]
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[TelegramAPIStandIn]:
+    async with TelegramAPIStandIn() as server:
+        yield server
+
+
+@pytest.fixture
+async def bot(
+    api: TelegramAPIStandIn, start_app: Any, make_settings: SettingsFactory
+) -> AppHarness:
+    """The app polling the stand-in (started after it, so stopped before it)."""
+    app: AppHarness = await start_app(
+        make_settings(**api.env(OTKLIK_TELEGRAM__POLLING_TIMEOUT="1"))
+    )
+    await api.next_call("getUpdates")
+    return app
+
+
+def keyboard(call: ApiCall) -> list[list[dict[str, Any]]]:
+    markup = call.params.get("reply_markup") or {}
+    rows: list[list[dict[str, Any]]] = markup.get("inline_keyboard", [])
+    return rows
+
+
+async def test_start_connects_removes_any_webhook_and_polls(
+    api: TelegramAPIStandIn, bot: AppHarness
+) -> None:
+    assert api.methods()[:3] == ["getMe", "deleteWebhook", "getUpdates"]
+    poll = api.calls("getUpdates")[0].params
+    assert poll["timeout"] == "1"
+    assert poll["allowed_updates"] == ["message", "callback_query"]
+
+
+async def test_start_command_is_answered_with_the_menu_as_an_inline_keyboard(
+    api: TelegramAPIStandIn, bot: AppHarness
+) -> None:
+    update_id = api.push_update(fixture_update("message_start_payload"))
+
+    reply = await api.next_call("sendMessage")
+    await api.confirmed(update_id)
+
+    assert reply.params["chat_id"] == ANNA
+    assert "Здравствуйте" in reply.params["text"]
+    assert keyboard(reply) == MENU
+    async with bot.services.database.uow() as uow:
+        conversation = await uow.conversations.find_by_chat("telegram", ANNA)
+        assert conversation is not None
+        history = await uow.messages.history(conversation)
+    assert [(m.direction, m.text) for m in history] == [
+        ("in", "/start"),
+        ("out", reply.params["text"]),
+    ]
+    assert history[0].source_id == str(update_id)
+    assert history[1].status == "sent"
+    assert history[1].source_id == f"{ANNA}:1"  # chat and the message_id the Bot API returned
+
+
+async def test_a_button_press_is_acknowledged_and_handled(
+    api: TelegramAPIStandIn, bot: AppHarness
+) -> None:
+    api.push_update(fixture_update("message_start"))
+    await api.next_call("sendMessage")
+    press = fixture_update("callback_query")  # «👤 Позвать оператора»
+    update_id = api.push_update(press)
+
+    answer = await api.next_call("answerCallbackQuery")
+    reply = await api.next_call("sendMessage")
+    await api.confirmed(update_id)
+
+    assert answer.params["callback_query_id"] == press["callback_query"]["id"]
+    assert reply.params["text"].startswith("Передаю разговор оператору")
+    assert [b["callback_data"] for row in keyboard(reply) for b in row] == ["handoff:cancel"]
+    # the spinner stops before the (slower) turn runs
+    assert api.methods().index("answerCallbackQuery") < len(api.methods()) - 2
+    async with bot.services.database.uow() as uow:
+        waiting = await uow.handoffs.waiting()
+        conversation = await uow.conversations.find_by_chat("telegram", ANNA)
+        assert conversation is not None
+        history = await uow.messages.history(conversation)
+    assert [h.conversation_id for h in waiting] == [conversation]
+    assert [m.button_payload for m in history if m.direction == "in"] == [None, "menu:handoff"]
+    assert [m.status for m in history if m.direction == "out"] == ["sent", "sent"]
+
+
+async def test_updates_are_confirmed_in_order_and_each_answered_once(
+    api: TelegramAPIStandIn, bot: AppHarness
+) -> None:
+    menu = fixture_update("message_text")
+    menu["message"]["text"] = "меню"
+    first = api.push_update(fixture_update("message_start"))
+    second = api.push_update(menu)
+
+    await api.confirmed(second)
+
+    offsets = [call.params.get("offset") for call in api.calls("getUpdates")]
+    assert first < second
+    assert offsets[-1] == str(second + 1)
+    greeting, prompt = (call.params["text"] for call in api.calls("sendMessage"))
+    assert greeting.startswith("Здравствуйте")
+    assert prompt == "Чем могу помочь?"
+    async with bot.services.database.uow() as uow:
+        assert await uow.messages.count("telegram") == 4
+
+
+async def test_healthz_reports_the_telegram_channel_ok_while_polling(
+    api: TelegramAPIStandIn, bot: AppHarness
+) -> None:
+    response = await bot.client.get("/healthz")
+
+    assert response.status == 200
+    assert (await response.json())["channels"]["telegram"] == "ok"
+
+
+async def test_healthz_is_503_with_the_reason_when_the_token_is_revoked(
+    api: TelegramAPIStandIn, start_app: Any, make_settings: SettingsFactory
+) -> None:
+    # The token is revoked (BotFather /revoke) after the bot connected: getUpdates says 401.
+    api.fail("getUpdates", 401, "Unauthorized")
+    app: AppHarness = await start_app(make_settings(**api.env()))
+    await api.next_call("getUpdates")
+
+    report = await health_until_down(app)
+
+    assert report["channels"]["telegram"] == "the bot token was rejected"
+    assert report["status"] == "down"
+    assert report["database"] == "ok"
+    assert api.methods() == ["getMe", "deleteWebhook", "getUpdates"], "polling must stop"
+
+
+async def health_until_down(bot: AppHarness, within: float = 5.0) -> dict[str, Any]:
+    """GET /healthz until it answers 503: the poller notices the refusal a moment later."""
+    async with asyncio.timeout(within):
+        while True:
+            response = await bot.client.get("/healthz")
+            report: dict[str, Any] = await response.json()
+            if response.status == 503:
+                return report

@@ -1,0 +1,128 @@
+"""Bots Long Poll end to end: the stand-in hands out its own long-poll server and queues events."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from dialogs.clock import ManualClock
+from tests.conftest import AppHarness, SettingsFactory
+from tests.fakes.vk_api import GROUP_ID, LONG_POLL, VkApiStandIn, message_new, press
+
+ANNA = 512345678
+
+
+@pytest.fixture
+async def vk() -> AsyncIterator[VkApiStandIn]:
+    async with VkApiStandIn() as server:
+        yield server
+
+
+@pytest.fixture
+async def bot(
+    vk: VkApiStandIn, start_app: Any, make_settings: SettingsFactory, clock: ManualClock
+) -> AppHarness:
+    """The app long-polling the stand-in (started after it, so stopped before it)."""
+    app: AppHarness = await start_app(make_settings(**vk.env()), clock)
+    await vk.next_call(LONG_POLL)
+    return app
+
+
+async def test_start_checks_the_token_gets_a_server_and_polls_it(
+    vk: VkApiStandIn, bot: AppHarness
+) -> None:
+    assert list(vk.calls)[:3] == ["groups.getById", "groups.getLongPollServer", LONG_POLL]
+    assert vk.calls["groups.getLongPollServer"][0]["group_id"] == str(GROUP_ID)
+    assert vk.calls["groups.getById"][0]["v"] == "5.199"
+    assert vk.calls[LONG_POLL][0] == {"act": "a_check", "key": "key-1", "ts": "0", "wait": "25"}
+    health = await bot.client.get("/healthz")
+    assert (await health.json())["channels"]["vk"] == "ok"
+
+
+async def test_a_conversation_runs_over_long_poll(vk: VkApiStandIn, bot: AppHarness) -> None:
+    await vk.push(message_new(ANNA, "Начать", payload='{"command":"start"}', ref="qr-7"))
+    menu = await vk.next_message()
+    await vk.push(message_new(ANNA, "❓ Задать вопрос", payload=press(menu, "Задать вопрос")))
+    prompt = await vk.next_message()
+    await vk.consumed()
+
+    assert "Здравствуйте" in menu["message"]
+    assert "Напишите ваш вопрос" in prompt["message"]
+    async with bot.services.database.uow() as uow:
+        conversation = await uow.conversations.find_by_chat("vk", str(ANNA))
+        assert conversation is not None
+        history = await uow.messages.history(conversation)
+    assert [(m.direction, m.text, m.button_payload) for m in history] == [
+        ("in", "/start", None),
+        ("out", menu["message"], None),
+        ("in", "", "menu:ask"),
+        ("out", prompt["message"], None),
+    ]
+
+
+@pytest.mark.parametrize("code", [2, 3])
+async def test_an_expired_key_or_lost_history_gets_a_new_server(
+    vk: VkApiStandIn, bot: AppHarness, code: int
+) -> None:
+    await vk.fail_long_poll(code)
+
+    await vk.next_call("groups.getLongPollServer")
+    await vk.next_call("groups.getLongPollServer")
+    await vk.push(message_new(ANNA, "меню"))
+
+    assert "Чем могу помочь" in (await vk.next_message())["message"]
+    keys = [poll.get("key") for poll in vk.calls[LONG_POLL]]
+    assert keys[0] == "key-1"
+    assert keys[-1] == "key-2"
+
+
+async def test_out_of_date_history_carries_on_from_the_given_ts(
+    vk: VkApiStandIn, bot: AppHarness
+) -> None:
+    await vk.fail_long_poll(1)
+    await vk.push(message_new(ANNA, "меню"))
+
+    assert "Чем могу помочь" in (await vk.next_message())["message"]
+    assert len(vk.calls["groups.getLongPollServer"]) == 1
+
+
+async def test_a_failing_long_poll_server_is_retried_with_backoff(
+    vk: VkApiStandIn, bot: AppHarness, clock: ManualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    vk.answer(LONG_POLL, http_status=502)  # the two polls after the one now waiting
+    vk.answer(LONG_POLL, http_status=502)
+    await vk.push(message_new(ANNA, "меню"))
+    await vk.next_message()
+    await vk.push(message_new(ANNA, "меню"))
+
+    assert "Чем могу помочь" in (await vk.next_message())["message"]
+    assert clock.sleeps == [1.0, 2.0]
+    assert "long poll failed: ClientResponseError" in caplog.text
+
+
+async def test_foreign_and_malformed_events_are_skipped_and_the_rest_handled(
+    vk: VkApiStandIn, bot: AppHarness, caplog: pytest.LogCaptureFixture
+) -> None:
+    broken = message_new(ANNA, "сломано")
+    del broken["object"]["message"]["peer_id"]
+    with caplog.at_level(logging.INFO, logger="bots.vk"):
+        await vk.push(
+            message_new(ANNA, "чужое", group_id=GROUP_ID + 1),
+            broken,
+            {"type": "wall_post_new", "object": {}, "group_id": GROUP_ID},
+            "not an event",  # type: ignore[arg-type]
+            message_new(ANNA, "меню"),
+        )
+        reply = await vk.next_message()
+        await vk.consumed()
+
+    assert "Чем могу помочь" in reply["message"]
+    assert len(vk.calls["messages.send"]) == 1
+    assert f"for group {GROUP_ID + 1}" in caplog.text
+    assert "malformed event (peer_id is missing); skipped" in caplog.text
+    assert "wall_post_new event is not handled" in caplog.text
+    async with bot.services.database.uow() as uow:
+        assert await uow.messages.count("vk") == 2
