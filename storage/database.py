@@ -46,6 +46,11 @@ class Database:
         self.is_sqlite = make_url(url).get_backend_name() == "sqlite"
         if self.is_sqlite:
             self._ensure_sqlite_folder(url)
+            # One connection, so writers queue in asyncio instead of in SQLite's busy handler,
+            # which sleeps and retries and under load ends in "database is locked" (a 500 to
+            # the platform). Nothing here holds two units of work at once.
+            engine_options.setdefault("pool_size", 1)
+            engine_options.setdefault("max_overflow", 0)
         self.engine: AsyncEngine = create_async_engine(url, echo=echo, **engine_options)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -129,8 +130,15 @@ class Message(Base):
 
     __tablename__ = "messages"
     __table_args__ = (
-        UniqueConstraint(
-            "channel", "direction", "source_id", name="uq_messages_channel_direction_source"
+        # A platform event id identifies an incoming message on its channel; outgoing ids (a
+        # Telegram message id, say) are only unique per chat and need no constraint.
+        Index(
+            "uq_messages_incoming_source",
+            "channel",
+            "source_id",
+            unique=True,
+            sqlite_where=text("direction = 'in'"),
+            postgresql_where=text("direction = 'in'"),
         ),
         Index("ix_messages_conversation_created", "conversation_id", "id"),
     )

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bots.messages import Attachment, IncomingMessage, Reply
@@ -20,6 +21,15 @@ __all__ = [
     "HandoffRepository",
     "MessageRepository",
 ]
+
+
+_SEEN_GRANULARITY = timedelta(minutes=1)
+
+
+def _upsert_for(session: AsyncSession) -> Any:
+    """The dialect's INSERT with ``ON CONFLICT`` (SQLite and PostgreSQL both have it)."""
+    dialect = session.get_bind().dialect.name
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
 
 def _attachments_json(attachments: Sequence[Attachment]) -> list[dict[str, Any]] | None:
@@ -38,97 +48,133 @@ class ConversationRepository:
         """Store ``message`` in its open conversation, creating the customer and conversation.
 
         A message whose platform ``source_id`` was stored before is a redelivery: nothing is
-        written and the returned reference has no ``message_id``.
+        written and the returned reference has no ``message_id``. In the common case (a known
+        shopper in an open conversation) this is three statements: one SELECT of the identity
+        with its open conversation, the INSERT (``ON CONFLICT DO NOTHING`` on the source id does
+        the duplicate check) and the conversation's ``last_message_at``.
         """
-        identity = await self._identity(message, now)
-        conversation = await self._open_conversation(identity, message, now)
-        ref = ConversationRef(identity.customer_id, identity.id, conversation.id, None)
-        if message.source_id is not None and await self._seen(message):
+        found = (
+            await self._session.execute(
+                select(
+                    Identity.id,
+                    Identity.customer_id,
+                    Identity.display_name,
+                    Identity.language_code,
+                    Identity.last_seen_at,
+                    Conversation.id,
+                )
+                .outerjoin(
+                    Conversation,
+                    and_(
+                        Conversation.identity_id == Identity.id,
+                        Conversation.channel == message.channel,
+                        Conversation.chat_id == message.chat_id,
+                        Conversation.status == "open",
+                    ),
+                )
+                .where(Identity.channel == message.channel, Identity.user_id == message.user_id)
+                .order_by(Conversation.id.desc())
+                .limit(1)
+            )
+        ).first()
+        if found is None:
+            identity_id, customer_id = await self._new_identity(message, now)
+            conversation_id = None
+        else:
+            identity_id, customer_id, name, language, last_seen, conversation_id = found
+            await self._touch_identity(identity_id, message, (name, language, last_seen), now)
+        fresh = conversation_id is None
+        if conversation_id is None:
+            conversation_id = await self._new_conversation(identity_id, message, now)
+        ref = ConversationRef(customer_id, identity_id, conversation_id, None)
+        message_id = await self._insert_incoming(conversation_id, message, now)
+        if message_id is None:
             return ref
-        row = Message(
-            conversation_id=conversation.id,
-            channel=message.channel,
-            direction="in",
-            author="customer",
-            text=message.text,
-            button_payload=message.button_payload,
-            attachments=_attachments_json(message.attachments),
-            source_id=message.source_id,
-            status="received",
-            raw=dict(message.raw) or None,
-            created_at=now,
-        )
-        self._session.add(row)
-        conversation.last_message_at = now
+        if not fresh:
+            await self._session.execute(
+                update(Conversation)
+                .where(Conversation.id == conversation_id)
+                .values(last_message_at=now)
+            )
+        return dataclasses.replace(ref, message_id=message_id)
+
+    async def _new_identity(self, message: IncomingMessage, now: datetime) -> tuple[int, int]:
+        customer = Customer(display_name=message.display_name, created_at=now)
+        self._session.add(customer)
         await self._session.flush()
-        return dataclasses.replace(ref, message_id=row.id)
-
-    async def _identity(self, message: IncomingMessage, now: datetime) -> Identity:
-        identity = await self._session.scalar(
-            select(Identity).where(
-                Identity.channel == message.channel, Identity.user_id == message.user_id
-            )
+        identity = Identity(
+            customer_id=customer.id,
+            channel=message.channel,
+            user_id=message.user_id,
+            display_name=message.display_name,
+            language_code=message.language_code,
+            created_at=now,
+            last_seen_at=now,
         )
-        if identity is None:
-            customer = Customer(display_name=message.display_name, created_at=now)
-            self._session.add(customer)
-            await self._session.flush()
-            identity = Identity(
-                customer_id=customer.id,
-                channel=message.channel,
-                user_id=message.user_id,
-                display_name=message.display_name,
-                language_code=message.language_code,
-                created_at=now,
-                last_seen_at=now,
-            )
-            self._session.add(identity)
-            await self._session.flush()
-            return identity
-        identity.last_seen_at = now
-        if message.display_name:
-            identity.display_name = message.display_name
-        if message.language_code:
-            identity.language_code = message.language_code
-        return identity
+        self._session.add(identity)
+        await self._session.flush()
+        return identity.id, customer.id
 
-    async def _open_conversation(
-        self, identity: Identity, message: IncomingMessage, now: datetime
-    ) -> Conversation:
-        conversation = await self._session.scalar(
-            select(Conversation)
-            .where(
-                Conversation.channel == message.channel,
-                Conversation.chat_id == message.chat_id,
-                Conversation.identity_id == identity.id,
-                Conversation.status == "open",
+    async def _touch_identity(
+        self,
+        identity_id: int,
+        message: IncomingMessage,
+        known: tuple[str | None, str | None, datetime],
+        now: datetime,
+    ) -> None:
+        # Written only when something changed or last_seen_at is over a minute old: most
+        # messages of a chat then cost no UPDATE here.
+        name, language, last_seen = known
+        changes: dict[str, object] = {}
+        if message.display_name and message.display_name != name:
+            changes["display_name"] = message.display_name
+        if message.language_code and message.language_code != language:
+            changes["language_code"] = message.language_code
+        if changes or now - last_seen > _SEEN_GRANULARITY:
+            await self._session.execute(
+                update(Identity)
+                .where(Identity.id == identity_id)
+                .values(last_seen_at=now, **changes)
             )
-            .order_by(Conversation.id.desc())
-            .limit(1)
-        )
-        if conversation is None:
-            conversation = Conversation(
-                identity_id=identity.id,
-                channel=message.channel,
-                chat_id=message.chat_id,
-                status="open",
-                entry_payload=message.deeplink_payload,
-                opened_at=now,
-                last_message_at=now,
-            )
-            self._session.add(conversation)
-            await self._session.flush()
-        return conversation
 
-    async def _seen(self, message: IncomingMessage) -> bool:
-        found = await self._session.scalar(
-            select(Message.id).where(
-                Message.channel == message.channel,
-                Message.direction == "in",
-                Message.source_id == message.source_id,
-            )
+    async def _new_conversation(
+        self, identity_id: int, message: IncomingMessage, now: datetime
+    ) -> int:
+        conversation = Conversation(
+            identity_id=identity_id,
+            channel=message.channel,
+            chat_id=message.chat_id,
+            status="open",
+            entry_payload=message.deeplink_payload,
+            opened_at=now,
+            last_message_at=now,
         )
-        return found is not None
+        self._session.add(conversation)
+        await self._session.flush()
+        return conversation.id
+
+    async def _insert_incoming(
+        self, conversation_id: int, message: IncomingMessage, now: datetime
+    ) -> int | None:
+        values = {
+            "conversation_id": conversation_id,
+            "channel": message.channel,
+            "direction": "in",
+            "author": "customer",
+            "text": message.text,
+            "button_payload": message.button_payload,
+            "attachments": _attachments_json(message.attachments),
+            "source_id": message.source_id,
+            "status": "received",
+            "raw": dict(message.raw) or None,
+            "created_at": now,
+        }
+        insert = _upsert_for(self._session)(Message).values(**values)
+        statement = insert.on_conflict_do_nothing(
+            index_elements=["channel", "source_id"], index_where=Message.direction == "in"
+        ).returning(Message.id)
+        message_id: int | None = await self._session.scalar(statement)
+        return message_id
 
     async def set_subscribed(
         self, channel: str, user_id: str, subscribed: bool, now: datetime

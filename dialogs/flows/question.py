@@ -20,6 +20,7 @@ bot:     small talk, not an FAQ answer
 
 from __future__ import annotations
 
+import asyncio
 from typing import Protocol
 
 from bots.messages import Button
@@ -69,7 +70,9 @@ class QuestionFlow(Flow):
             )
             return True
         turn.data["last_question"] = turn.text[:500]
-        result = self._faq.match(turn.text, turn.language)
+        # The sentence encoder takes milliseconds of CPU: off the event loop, so other
+        # shoppers' messages (and open transactions) are not held up behind it.
+        result = await asyncio.to_thread(self._faq.match, turn.text, turn.language)
         if result.outcome is Outcome.SMALLTALK:
             turn.say(turn.t(f"smalltalk.{_smalltalk_key(result.smalltalk)}"), *menu_rows(turn))
         elif result.outcome is Outcome.ANSWER and result.matches:

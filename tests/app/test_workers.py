@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from aiohttp import web
 from sqlalchemy import select, text
@@ -97,3 +99,16 @@ async def _drop(url: str) -> None:
     async with admin.connect() as connection:
         await connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
     await admin.dispose()
+
+
+async def test_many_shoppers_at_once_on_sqlite_are_all_answered_and_kept(
+    make_settings: SettingsFactory, start_app
+) -> None:
+    app = await start_app(make_settings())
+    shoppers = [WebChatShopper(app.client) for _ in range(40)]
+
+    answers = await asyncio.gather(*(s.send("/start") for s in shoppers))
+
+    assert all("Здравствуйте" in texts_of(replies) for replies in answers)
+    async with app.services.database.uow() as uow:
+        assert await uow.messages.count(channel="webchat") == 80

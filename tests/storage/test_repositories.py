@@ -222,3 +222,14 @@ async def test_gaps_and_ratings_are_reported_since_a_date(database: Database) ->
         ("delivery", 1, 1),
         ("hours", 1, 0),
     ]
+
+
+async def test_outgoing_platform_ids_may_repeat_across_chats(database: Database) -> None:
+    reply = Reply("Меню")
+    async with database.uow() as uow:
+        first = await uow.conversations.file_incoming(_msg(chat_id="1", user_id="1"), T0)
+        second = await uow.conversations.file_incoming(_msg(chat_id="2", user_id="2"), T0)
+        for ref in (first, second):
+            await uow.messages.add_outgoing(ref.conversation_id, "vk", reply, T0, source_id="1")
+        await uow.commit()
+        assert await uow.messages.count(channel="vk") == 2

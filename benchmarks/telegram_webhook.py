@@ -1,0 +1,421 @@
+"""Telegram webhook throughput: otklik's whole path next to aiogram's minimal echo bot.
+
+    python benchmarks/telegram_webhook.py [--updates N] [--concurrency C] [--database-url URL]
+
+Each bot runs in its own process and talks to the same stand-in Bot API
+(``tests/fakes/telegram_api.py``), which runs here together with the load generator — all on
+loopback. The load generator POSTs N text-message updates to the bot's webhook with at most C in
+flight, after a warm-up in which every simulated shopper writes once. Both bots answer before
+their webhook responds (otklik always does; aiogram's ``SimpleRequestHandler`` is run with
+``handle_in_background=False``), so a request's latency is the whole path: parse → handler
+(otklik: engine → storage → reply) → sendMessage to the Bot API → HTTP 200.
+
+Scenarios: ``menu`` (the shopper types «меню»: store, lock, state, menu flow, reply, store) and
+``question`` (FAQ questions: the same plus the FAQ matcher). Reported per bot: updates/s,
+p50/p99 latency, the bot process's CPU time per update and, for otklik, SQL statements and
+commits per update. ``--profile FILE`` writes a cProfile (CPU time) of otklik while it serves;
+``--py-spy FILE`` samples it with py-spy (if on PATH) during the measured runs only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import cProfile
+import itertools
+import json
+import logging
+import os
+import signal
+import socket
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))  # runnable as a plain script from any directory
+
+# The echo bot is the reference we measure against, so aiogram is used directly here.
+from aiogram import Bot, Dispatcher  # noqa: E402, TID251
+from aiogram.client.session.aiohttp import AiohttpSession  # noqa: E402, TID251
+from aiogram.client.telegram import TelegramAPIServer  # noqa: E402, TID251
+from aiogram.types import Message  # noqa: E402, TID251
+from aiogram.webhook.aiohttp_server import (  # noqa: E402, TID251
+    SimpleRequestHandler,
+    setup_application,
+)
+from aiohttp import ClientSession, ClientTimeout, TCPConnector, web  # noqa: E402
+from sqlalchemy import event  # noqa: E402
+
+from bots.runner import SERVICES, build_app  # noqa: E402
+from config.settings import load_settings  # noqa: E402
+from storage.database import Database  # noqa: E402
+from tests.fakes.telegram_api import SECRET_HEADER, TOKEN, TelegramAPIStandIn  # noqa: E402
+
+SCRIPT = Path(__file__).resolve()
+
+PATH = "/webhooks/telegram"
+SECRET = "benchmark-secret"
+STATS_PATH = "/_benchmark/stats"
+SCENARIOS: dict[str, Sequence[str]] = {
+    "menu": ["меню"],
+    "question": [
+        "Во сколько открываются магазины?",
+        "как вернуть товар без чека",
+        "Можно ли оплатить картой при доставке?",
+        "где ближайший магазин",
+        "Сколько баллов начисляется за покупку?",
+    ],
+}
+BOTS = ("aiogram-echo", "otklik")
+
+
+# --- the bots under test (run in a child process) -------------------------------------------
+
+
+async def _serve(app: web.Application, port: int, profile: str | None = None) -> None:
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    # CPU time (not wall time, which async waits would inflate), from the first request on.
+    profiler = cProfile.Profile(time.process_time) if profile else None
+    if profiler is not None:
+        profiler.enable()
+    print("ready", flush=True)
+    await stop.wait()
+    if profiler is not None:
+        profiler.disable()
+        profiler.dump_stats(profile)
+    await runner.cleanup()
+
+
+def _stats_route(app: web.Application, counters: dict[str, int]) -> None:
+    async def stats(request: web.Request) -> web.Response:
+        return web.json_response(counters)
+
+    app.router.add_get(STATS_PATH, stats)
+
+
+async def serve_otklik(args: argparse.Namespace) -> None:
+    """otklik in webhook mode with production settings (semantic FAQ stage included)."""
+    env = {
+        "TELEGRAM_BOT_TOKEN": TOKEN,
+        "TELEGRAM_API_URL": args.api_url,
+        "TELEGRAM_WEBHOOK_URL": f"http://127.0.0.1:{args.port}{PATH}",
+        "TELEGRAM_WEBHOOK_SECRET": SECRET,
+        "OTKLIK_WEBCHAT__ENABLED": "false",
+    }
+    if args.no_semantic:
+        env["OTKLIK_FAQ__MATCHER__SEMANTIC"] = "false"
+    if args.database_url:
+        env["DATABASE_URL"] = args.database_url
+        database = Database(args.database_url)
+        await database.upgrade()
+        await database.dispose()
+    else:
+        env["OTKLIK_DATABASE__SQLITE_PATH"] = str(Path(args.workdir) / "otklik-benchmark.db")
+    app = build_app(load_settings(None, env))
+    counters = {"statements": 0, "commits": 0}
+
+    def on_statement(*_: Any) -> None:
+        counters["statements"] += 1
+
+    def on_commit(*_: Any) -> None:
+        counters["commits"] += 1
+
+    engine = app[SERVICES].database.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", on_statement)
+    event.listen(engine, "commit", on_commit)
+    _stats_route(app, counters)
+    await _serve(app, args.port, args.profile)
+
+
+async def serve_echo(args: argparse.Namespace) -> None:
+    """aiogram's minimal echo bot: Dispatcher + SimpleRequestHandler + message.answer(text)."""
+    api = TelegramAPIServer.from_base(args.api_url)
+    bot = Bot(TOKEN, session=AiohttpSession(api=api))
+    dispatcher = Dispatcher()
+
+    @dispatcher.message()
+    async def echo(message: Message) -> None:
+        await message.answer(message.text or "…")
+
+    async def on_startup(bot: Bot) -> None:
+        await bot.set_webhook(f"http://127.0.0.1:{args.port}{PATH}", secret_token=SECRET)
+
+    dispatcher.startup.register(on_startup)
+    app = web.Application()
+    handler = SimpleRequestHandler(
+        dispatcher=dispatcher, bot=bot, secret_token=SECRET, handle_in_background=False
+    )
+    handler.register(app, path=PATH)
+    setup_application(app, dispatcher, bot=bot)
+    _stats_route(app, {"statements": 0, "commits": 0})
+    await _serve(app, args.port)
+
+
+def serve(args: argparse.Namespace) -> None:
+    logging.basicConfig(level=logging.WARNING)
+    asyncio.run(serve_otklik(args) if args.serve == "otklik" else serve_echo(args))
+
+
+# --- the load generator -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Result:
+    scenario: str
+    bot: str
+    updates: int
+    seconds: float
+    latencies: list[float]
+    errors: Counter[int]
+    cpu_seconds: float
+    harness_cpu_seconds: float
+    replies: int
+    statements: int
+    commits: int
+
+    @property
+    def rate(self) -> float:
+        return self.updates / self.seconds
+
+    def percentile(self, p: int) -> float:
+        return statistics.quantiles(self.latencies, n=100, method="inclusive")[p - 1] * 1000
+
+
+class Shoppers:
+    """Text-message updates from a fixed crowd of shoppers; update ids never repeat."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self._ids = itertools.count(int(time.time() * 1000))
+        self._message_ids = itertools.count(1)
+
+    def update(self, number: int, text: str) -> bytes:
+        user = 700_000_000 + number % self.count
+        name = f"Shopper {user}"
+        body = {
+            "update_id": next(self._ids),
+            "message": {
+                "message_id": next(self._message_ids),
+                "from": {"id": user, "is_bot": False, "first_name": name, "language_code": "ru"},
+                "chat": {"id": user, "type": "private", "first_name": name},
+                "date": int(time.time()),
+                "text": text,
+            },
+        }
+        return json.dumps(body, ensure_ascii=False).encode()
+
+    def batch(self, texts: Sequence[str], total: int) -> list[bytes]:
+        return [self.update(n, texts[n % len(texts)]) for n in range(total)]
+
+
+async def drive(
+    session: ClientSession, url: str, bodies: list[bytes], concurrency: int
+) -> tuple[list[float], Counter[int]]:
+    """POST every body with at most ``concurrency`` in flight: each latency, and non-200s."""
+    headers = {SECRET_HEADER: SECRET, "Content-Type": "application/json"}
+    queue: Iterator[bytes] = iter(bodies)
+    latencies: list[float] = []
+    errors: Counter[int] = Counter()
+
+    async def worker() -> None:
+        for body in queue:
+            started = time.perf_counter()
+            async with session.post(url, data=body, headers=headers) as response:
+                await response.read()
+            latencies.append(time.perf_counter() - started)
+            if response.status != 200:
+                errors[response.status] += 1  # Telegram would redeliver these later
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return latencies, errors
+
+
+async def start_py_spy(path: str, pid: int) -> asyncio.subprocess.Process:
+    """Sample ``pid`` with py-spy (on PATH) into ``path`` (collapsed stacks) until SIGINT."""
+    return await asyncio.create_subprocess_exec(
+        "py-spy", "record", "--pid", str(pid), "--rate", "250", "--format", "raw",
+        "--output", path, "--nonblocking",
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+def process_cpu(pid: int) -> float:
+    """User + system CPU seconds of a process, all its threads included (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def benchmark_bot(
+    bot: str, scenarios: Sequence[str], args: argparse.Namespace, api: TelegramAPIStandIn
+) -> list[Result]:
+    port = free_port()
+    command = [sys.executable, str(SCRIPT), "--serve", bot]
+    command += ["--port", str(port), "--api-url", api.url, "--workdir", args.workdir]
+    if args.database_url:
+        command += ["--database-url", args.database_url]
+    if args.no_semantic:
+        command.append("--no-semantic")
+    if args.profile:
+        command += ["--profile", args.profile]
+    child = await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.PIPE)
+    assert child.stdout is not None
+    try:
+        async with asyncio.timeout(180):
+            line = await child.stdout.readline()
+        if line.strip() != b"ready":
+            msg = f"{bot} did not start (exit code {await child.wait()})"
+            raise RuntimeError(msg)
+        base = f"http://127.0.0.1:{port}"
+        shoppers = Shoppers(args.shoppers)
+        connector = TCPConnector(limit=args.concurrency)
+        async with ClientSession(connector=connector, timeout=ClientTimeout(total=120)) as session:
+            await drive(session, base + PATH, shoppers.batch(["/start"], args.shoppers), 8)
+            return [
+                await run_scenario(bot, name, child.pid, session, base, shoppers, args, api)
+                for name in scenarios
+            ]
+    finally:
+        if child.returncode is None:
+            child.send_signal(signal.SIGTERM)
+            await child.wait()
+
+
+async def run_scenario(
+    bot: str,
+    scenario: str,
+    pid: int,
+    session: ClientSession,
+    base: str,
+    shoppers: Shoppers,
+    args: argparse.Namespace,
+    api: TelegramAPIStandIn,
+) -> Result:
+    texts = SCENARIOS[scenario]
+    await drive(session, base + PATH, shoppers.batch(texts, args.warmup), args.concurrency)
+    bodies = shoppers.batch(texts, args.updates)
+    async with session.get(base + STATS_PATH) as response:
+        before = await response.json()
+    sent_before = len(api.calls("sendMessage"))
+    spy = await start_py_spy(args.py_spy, pid) if args.py_spy and bot == "otklik" else None
+    cpu_before, harness_before = process_cpu(pid), time.process_time()
+    started = time.perf_counter()
+    latencies, errors = await drive(session, base + PATH, bodies, args.concurrency)
+    seconds = time.perf_counter() - started
+    if spy is not None:
+        spy.send_signal(signal.SIGINT)
+        await spy.wait()
+    cpu, harness = process_cpu(pid) - cpu_before, time.process_time() - harness_before
+    async with session.get(base + STATS_PATH) as response:
+        after = await response.json()
+    return Result(
+        scenario=scenario,
+        bot=bot,
+        updates=len(bodies),
+        seconds=seconds,
+        latencies=latencies,
+        errors=errors,
+        cpu_seconds=cpu,
+        harness_cpu_seconds=harness,
+        replies=len(api.calls("sendMessage")) - sent_before,
+        statements=after["statements"] - before["statements"],
+        commits=after["commits"] - before["commits"],
+    )
+
+
+def report(results: Sequence[Result]) -> str:
+    header = (
+        f"{'scenario':<9} {'bot':<13} {'updates/s':>9} {'p50 ms':>7} {'p99 ms':>7} "
+        f"{'CPU ms/upd':>10} {'SQL/upd':>7} {'commits/upd':>11} {'replies':>9} {'errors':>6} "
+        f"{'harness CPU':>11}"
+    )
+    lines = [header, "-" * len(header)]
+    for r in results:
+        lines.append(
+            f"{r.scenario:<9} {r.bot:<13} {r.rate:>9.0f} {r.percentile(50):>7.1f} "
+            f"{r.percentile(99):>7.1f} {r.cpu_seconds / r.updates * 1000:>10.2f} "
+            f"{r.statements / r.updates:>7.1f} {r.commits / r.updates:>11.1f} "
+            f"{r.replies:>4}/{r.updates:<4} {sum(r.errors.values()):>6} "
+            f"{r.harness_cpu_seconds / r.seconds:>10.0%}"
+        )
+    lines.append("")
+    for scenario in dict.fromkeys(r.scenario for r in results):
+        runs = {r.bot: r for r in results if r.scenario == scenario}
+        if set(BOTS) <= runs.keys():
+            otklik, echo = runs["otklik"], runs["aiogram-echo"]
+            ratio = otklik.rate / echo.rate
+            verdict = "meets" if ratio >= 0.8 else "misses"
+            cost = (otklik.cpu_seconds / otklik.updates) / (echo.cpu_seconds / echo.updates)
+            lines.append(
+                f"{scenario}: otklik / echo = {ratio:.2f}x updates/s ({verdict} the 0.8x goal); "
+                f"otklik uses {cost:.1f}x the echo bot's CPU per update"
+            )
+    return "\n".join(lines)
+
+
+async def harness(args: argparse.Namespace) -> None:
+    scenarios = list(SCENARIOS) if args.scenario == "all" else [args.scenario]
+    results: list[Result] = []
+    async with TelegramAPIStandIn() as api:
+        for bot in BOTS:
+            results += await benchmark_bot(bot, scenarios, args, api)
+    results.sort(key=lambda r: (scenarios.index(r.scenario), BOTS.index(r.bot)))
+    print(
+        f"{args.updates} updates per scenario, concurrency {args.concurrency}, "
+        f"{args.shoppers} shoppers, database: {args.database_url or 'SQLite (file)'}, "
+        f"semantic FAQ stage: {'off' if args.no_semantic else 'on'}, {os.cpu_count()} CPUs"
+    )
+    print(report(results))
+
+
+def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--updates", type=int, default=2000, help="measured updates per scenario")
+    parser.add_argument("--concurrency", type=int, default=16, help="requests in flight")
+    parser.add_argument("--warmup", type=int, default=200, help="unmeasured updates first")
+    parser.add_argument("--shoppers", type=int, default=200, help="distinct users writing")
+    parser.add_argument("--scenario", choices=[*SCENARIOS, "all"], default="all")
+    parser.add_argument("--database-url", help="e.g. postgresql+asyncpg://... (default SQLite)")
+    parser.add_argument("--no-semantic", action="store_true", help="FAQ without the encoder")
+    parser.add_argument("--profile", help="write otklik's cProfile stats to this file")
+    parser.add_argument("--py-spy", help="sample otklik with py-spy into this file (raw stacks)")
+    parser.add_argument("--serve", choices=BOTS, help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--api-url", help=argparse.SUPPRESS)
+    parser.add_argument("--workdir", help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def main() -> None:
+    args = parse()
+    if args.serve:
+        serve(args)
+        return
+    with tempfile.TemporaryDirectory(prefix="otklik-bench-") as workdir:
+        args.workdir = workdir
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(harness(args))
+
+
+if __name__ == "__main__":
+    main()
