@@ -54,43 +54,56 @@ class LexicalIndex:
         self.size = len(phrasings)
         self.entry_of = np.fromiter((p.entry for p in phrasings), dtype=np.int32, count=self.size)
         term_ids: dict[str, int] = {}
-        postings: list[set[int]] = []
-        entries_of_term: list[set[int]] = []
         surfaces: dict[str, int] = {}
-        languages: list[str] = []
-        commonest: list[float] = []
+        forms: list[set[str]] = []  # the surface forms of each term
+        languages: list[str] = []  # by the form that introduced the term
+        pair_terms: list[int] = []  # one (term, phrasing) pair per word occurrence
+        pair_phrasings: list[int] = []
         for index, phrasing in enumerate(phrasings):
             for word, lemma in zip(phrasing.words, phrasing.lemmas, strict=True):
                 term = term_ids.get(lemma)
                 if term is None:
-                    term = term_ids[lemma] = len(postings)
-                    postings.append(set())
-                    entries_of_term.append(set())
+                    term = term_ids[lemma] = len(forms)
+                    forms.append(set())
                     languages.append("en" if word.isascii() else "ru")
-                    commonest.append(0.0)
-                language = languages[term]
-                commonest[term] = max(
-                    commonest[term],
-                    normalizer.zipf(word, language),
-                    normalizer.zipf(lemma, language),
-                )
-                postings[term].add(index)
-                entries_of_term[term].add(phrasing.entry)
+                forms[term].add(word)
+                pair_terms.append(term)
+                pair_phrasings.append(index)
                 surfaces.setdefault(word, term)
+        term_count = len(forms)
+        # Unique (term, phrasing) pairs sorted by term, then phrasing: the postings lists.
+        keys = np.unique(
+            np.array(pair_terms, dtype=np.int64) * max(self.size, 1)
+            + np.array(pair_phrasings, dtype=np.int64)
+        )
+        terms_of_pairs, members = np.divmod(keys, max(self.size, 1))
+        bounds = np.searchsorted(terms_of_pairs, np.arange(term_count + 1))
+        self._postings = [
+            members[bounds[t] : bounds[t + 1]].astype(np.int32) for t in range(term_count)
+        ]
+        entry_pairs = np.unique(terms_of_pairs * max(entry_count, 1) + self.entry_of[members])
+        entries_per_term = np.bincount(entry_pairs // max(entry_count, 1), minlength=term_count)
         self._terms = term_ids
         self._surfaces = surfaces
-        self._postings = [np.fromiter(sorted(p), dtype=np.int32, count=len(p)) for p in postings]
         self.vocabulary = frozenset(surfaces) | frozenset(term_ids)
         scale = math.log(1 + max(entry_count, 1))
-        self.weights = np.empty(len(postings), dtype=np.float64)
-        for term in term_ids.values():
+        self.weights = np.empty(term_count, dtype=np.float64)
+        self._entry_count = entry_count
+        for lemma, term in term_ids.items():
             # The commonest form decides: an English stem («doe» of "does») is no rare word.
-            general = word_weight(commonest[term])
-            specific = math.log(1 + entry_count / len(entries_of_term[term])) / scale
+            language = languages[term]
+            commonest = max(
+                0.0,
+                normalizer.zipf(lemma, language),
+                *(normalizer.zipf(word, language) for word in forms[term]),
+            )
+            general = word_weight(commonest)
+            specific = math.log(1 + entry_count / int(entries_per_term[term])) / scale
             self.weights[term] = general * (0.25 + 0.75 * specific)
-        self.phrase_totals = np.zeros(self.size, dtype=np.float64)
-        for term, members in enumerate(self._postings):
-            self.phrase_totals[members] += self.weights[term]
+        # Summed in term order per phrasing, as adding term by term would.
+        self.phrase_totals = np.bincount(
+            members, weights=self.weights[terms_of_pairs], minlength=self.size
+        ).astype(np.float64)
         self.phrase_totals[self.phrase_totals == 0] = 1.0
         self._prefixes: dict[str, set[int]] = defaultdict(set)
         self._deletes: dict[str, set[str]] = defaultdict(set)
@@ -103,6 +116,7 @@ class LexicalIndex:
                 for variant in _deletes(key):
                     self._deletes[variant].add(key)
         self._resolved: dict[tuple[str, str], dict[int, float]] = {}
+        self._weights: list[float] = self.weights.tolist()  # scalar reads, no numpy boxing
 
     def resolve(self, word: str, lemma: str) -> dict[int, float]:
         """Terms a message word stands for, with match strength 0..1 (cached per word)."""
@@ -143,10 +157,35 @@ class LexicalIndex:
     ) -> NDArray[np.float64]:
         """Per phrasing: the harmonic-like mean of message coverage and phrasing coverage."""
         result = np.zeros(self.size, dtype=np.float64)
+        hit, values = self._sparse_scores(words, lemmas, language)
+        result[hit] = values
+        return result
+
+    def entry_scores(
+        self, words: Sequence[str], lemmas: Sequence[str], language: str
+    ) -> NDArray[np.float64]:
+        """Per entry: its best phrasing's `scores()` value (0 for entries with no hit)."""
+        result = np.zeros(self._entry_count, dtype=np.float64)
+        hit, values = self._sparse_scores(words, lemmas, language)
+        np.maximum.at(result, self.entry_of[hit], values)
+        return result
+
+    def _sparse_scores(
+        self, words: Sequence[str], lemmas: Sequence[str], language: str
+    ) -> tuple[NDArray[np.intp], NDArray[np.float64]]:
+        """`scores()` for the phrasings that share a term with the message (all others are 0).
+
+        Hot path: the postings of all message terms are concatenated and summed with one
+        `bincount` per side, in message-word order, so every float equals what adding the
+        postings one by one gives, with a handful of numpy calls instead of dozens.
+        """
+        nothing = (np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.float64))
         if not words or not self.size:
-            return result
-        query = np.zeros(self.size, dtype=np.float64)
+            return nothing
         query_total = 0.0
+        query_members: list[NDArray[np.int32]] = []
+        query_values: list[float] = []
+        query_lengths: list[int] = []
         strengths: dict[int, float] = {}
         seen: set[str] = set()
         for word, lemma in zip(words, lemmas, strict=True):
@@ -157,29 +196,55 @@ class LexicalIndex:
             if not terms:
                 query_total += word_weight(self._normalizer.zipf(word, language))
                 continue
-            weight = max(self.weights[t] for t in terms)
+            weight = max(self._weights[t] for t in terms)
             query_total += weight
             if len(terms) == 1:
                 ((term, strength),) = terms.items()
-                query[self._postings[term]] += weight * strength
+                members = self._postings[term]
+                query_members.append(members)
+                query_values.append(weight * strength)
+                query_lengths.append(len(members))
             else:
-                best = np.zeros(self.size, dtype=np.float64)
-                for term, strength in terms.items():
-                    members = self._postings[term]
-                    best[members] = np.maximum(best[members], strength)
-                query += weight * best
+                for members, best in self._best_strengths(terms):
+                    query_members.append(members)
+                    query_values.extend(weight * best)
+                    query_lengths.extend([1] * len(members))
             for term, strength in terms.items():
                 strengths[term] = max(strengths.get(term, 0.0), strength)
         if not strengths or query_total <= 0:
-            return result
-        phrase = np.zeros(self.size, dtype=np.float64)
-        for term, strength in strengths.items():
-            phrase[self._postings[term]] += self.weights[term] * strength
-        hit = np.flatnonzero(query)
+            return nothing
+        query = np.bincount(
+            np.concatenate(query_members),
+            weights=np.repeat(query_values, query_lengths),
+            minlength=self.size,
+        )
+        phrase_terms = list(strengths)
+        phrase = np.bincount(
+            np.concatenate([self._postings[t] for t in phrase_terms]),
+            weights=np.repeat(
+                [self._weights[t] * strengths[t] for t in phrase_terms],
+                [len(self._postings[t]) for t in phrase_terms],
+            ),
+            minlength=self.size,
+        )
+        hit = (query != 0).nonzero()[0]  # flatnonzero, 3x faster via a boolean mask
         query_cover = query[hit] / query_total
         phrase_cover = np.minimum(phrase[hit] / self.phrase_totals[hit], 1.0)
-        result[hit] = 2 * query_cover * phrase_cover / (query_cover + phrase_cover)
-        return result
+        values = 2 * query_cover * phrase_cover / (query_cover + phrase_cover)
+        return hit, values
+
+    def _best_strengths(
+        self, terms: dict[int, float]
+    ) -> list[tuple[NDArray[np.int32], NDArray[np.float64]]]:
+        """For a word that stands for several terms: each phrasing's strongest of them."""
+        members = np.concatenate([self._postings[t] for t in terms])
+        strength = np.repeat(list(terms.values()), [len(self._postings[t]) for t in terms])
+        order = np.argsort(members, kind="stable")
+        members, strength = members[order], strength[order]
+        unique, starts = np.unique(members, return_index=True)
+        if not len(unique):
+            return []
+        return [(unique.astype(np.int32), np.maximum.reduceat(strength, starts))]
 
 
 def _deletes(word: str) -> list[str]:

@@ -91,6 +91,9 @@ class FaqMatcher:
         self.settings = settings or MatcherSettings()
         self.normalizer = normalizer or Normalizer()
         self.ids = tuple(faq.entries)
+        cache_dir = self.settings.cache_dir
+        if cache_dir is not None:
+            self.normalizer.load_words(cache_dir)
         phrasings: list[Phrasing] = []
         texts: list[str] = []
         starts: list[int] = []
@@ -106,6 +109,8 @@ class FaqMatcher:
         sentences, answer_texts, answer_starts = self._answer_sentences(faq)
         self._answer_starts = np.array(answer_starts, dtype=np.intp)
         self.answers = LexicalIndex(sentences, len(self.ids), self.normalizer)
+        if cache_dir is not None:
+            self.normalizer.save_words(cache_dir)
         self.embeddings: EmbeddingCache | None = None
         self._vectors: NDArray[np.float32] | None = None
         self._centroids: NDArray[np.float32] | None = None
@@ -162,10 +167,8 @@ class FaqMatcher:
     ) -> Scores:
         """Both stages' per-entry scores and their blend (exposed for evaluation tools)."""
         s = self.settings
-        questions = np.maximum.reduceat(self.lexical.scores(words, lemmas, language), self._starts)
-        answers = np.maximum.reduceat(
-            self.answers.scores(words, lemmas, language), self._answer_starts
-        )
+        questions = self.lexical.entry_scores(words, lemmas, language)
+        answers = self.answers.entry_scores(words, lemmas, language)
         lexical = (1 - s.lexical_answer_weight) * questions + s.lexical_answer_weight * answers
         if self._vectors is None or self._centroids is None or self.embeddings is None:
             return Scores(lexical, None, lexical)
@@ -194,7 +197,7 @@ class FaqMatcher:
 
     def _decide(self, combined: NDArray[np.float64]) -> MatchResult:
         s = self.settings
-        order = np.argsort(-combined, kind="stable")[: max(s.max_suggestions, 2)]
+        order = _top(combined, max(s.max_suggestions, 2))
         best = float(combined[order[0]])
         second = float(combined[order[1]]) if len(order) > 1 else 0.0
         matches = tuple(
@@ -212,6 +215,19 @@ class FaqMatcher:
 
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\s+—\s+")
+
+
+def _top(scores: NDArray[np.float64], count: int) -> NDArray[np.intp]:
+    """Indices of the `count` best scores, best first, ties by FAQ order.
+
+    The same as `np.argsort(-scores, kind="stable")[:count]`, without sorting every entry:
+    only those scoring at least the `count`-th best value are sorted.
+    """
+    if len(scores) <= 4 * count:
+        return np.argsort(-scores, kind="stable")[:count]
+    kth = np.partition(scores, len(scores) - count)[len(scores) - count]
+    candidates = np.flatnonzero(scores >= kth)
+    return candidates[np.argsort(-scores[candidates], kind="stable")[:count]]
 
 
 def _content(

@@ -9,18 +9,28 @@ instance is shared by every matcher the process builds.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
+import math
+import os
 import re
+import tempfile
 import unicodedata
 from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 import pymorphy3
 import snowballstemmer
-from wordfreq import zipf_frequency
+from wordfreq import get_frequency_dict, zipf_frequency
 
 from faq.lexicon import COLLOQUIAL, EMOJI_WORDS, FILLERS, LATIN_TO_CYRILLIC_KEYS, TRANSLIT
 
 __all__ = ["Analysis", "Normalizer"]
+
+logger = logging.getLogger(__name__)
 
 _CYRILLIC = re.compile(r"[а-яё]", re.IGNORECASE)
 _LATIN = re.compile(r"[a-z]", re.IGNORECASE)
@@ -29,6 +39,9 @@ _WORD = re.compile(r"[0-9a-zа-я]+")
 _KEY_CHARS = set(LATIN_TO_CYRILLIC_KEYS)
 _CYRILLIC_TO_LATIN_KEYS = {v: k for k, v in LATIN_TO_CYRILLIC_KEYS.items()}
 _KNOWN = 1.5  # zipf frequency from which a word counts as a real word of the language
+# Words wordfreq's tokenizer leaves whole, so a dictionary lookup gives its exact answer.
+_PLAIN_WORD = re.compile(r"[a-zа-я]+")
+_MIN_FREQUENCY = 1e-9  # zipf 0, wordfreq's floor for zipf_frequency(minimum=0)
 
 
 @dataclass(frozen=True)
@@ -61,16 +74,98 @@ class Normalizer:
         self._stemmers: dict[str, Any] = {}
         self._lemmas: dict[str, str] = {}
         self._zipf: dict[tuple[str, str], float] = {}
+        self._frequencies: dict[str, dict[str, float]] = {}
         self._known: dict[str, bool] = {}
         self._phrasings: dict[str, Analysis] = {}
+        # Per-token memos of the steps below: FAQ phrasings repeat a few thousand words, and
+        # the regexes and lookups per token dominated loading. Bounded: messages add typos.
+        self._tokens: dict[str, tuple[str, bool]] = {}
+        self._layouts: dict[str, tuple[str, bool] | None] = {}
+        self._scripts: dict[str, tuple[bool, bool]] = {}
+        self._stored: dict[Path, int] = {}  # word files read or written, and their size
+
+    def warm_up(self) -> None:
+        """Load the dictionaries (pymorphy3, wordfreq ru/en: ~0.7 s) now, not on first use."""
+        self._analyzer()
+        for language in ("ru", "en"):
+            self._frequency_table(language)
+        self._stemmer("english")
+
+    def fresh(self) -> Normalizer:
+        """A normalizer sharing these loaded dictionaries but none of the per-word caches.
+
+        What a new process sees once started: benchmarks use it to time a cold FAQ load.
+        """
+        other = Normalizer()
+        other._morph = self._morph
+        other._stemmers = dict(self._stemmers)
+        other._frequencies = dict(self._frequencies)
+        return other
+
+    def load_words(self, directory: Path) -> None:
+        """Read word analyses (lemmas, frequencies) saved in `directory`; once per folder.
+
+        Lemmatising each distinct FAQ word is most of a cold load; the file lets a restart
+        skip it. It is ignored when the dictionaries or the colloquial list changed.
+        """
+        path = _words_path(directory)
+        if path in self._stored:
+            return
+        self._stored[path] = 0
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if data.get("version") != _words_version():
+                return
+            self._lemmas.update(data["lemmas"])
+            self._known.update(data["known"])
+            for language, table in data["zipf"].items():
+                self._zipf.update(((word, language), value) for word, value in table.items())
+        except FileNotFoundError:
+            return
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+            logger.warning("ignoring unreadable word cache %s: %s", path, error)
+            return
+        self._stored[path] = self._word_count()
+
+    def save_words(self, directory: Path) -> None:
+        """Write the word analyses to `directory` if any were added since the last read."""
+        path = _words_path(directory)
+        if self._stored.get(path) == self._word_count():
+            return
+        zipf: dict[str, dict[str, float]] = {}
+        for (word, language), value in self._zipf.items():
+            zipf.setdefault(language, {})[word] = value
+        data = {"version": _words_version(), "lemmas": self._lemmas, "known": self._known}
+        directory.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=directory, suffix=".json")
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            json.dump({**data, "zipf": zipf}, file, ensure_ascii=False, separators=(",", ":"))
+        Path(temporary).replace(path)  # atomic: other workers never read half a file
+        self._stored[path] = self._word_count()
+
+    def _word_count(self) -> int:
+        return len(self._lemmas) + len(self._zipf) + len(self._known)
 
     def analyse(self, text: str, vocabulary: frozenset[str] = frozenset()) -> Analysis:
         """Normalize `text`; `vocabulary` (FAQ words) helps decide layout and translit fixes."""
         raw = text
         for emoji, word in EMOJI_WORDS.items():
-            raw = raw.replace(emoji, word)
-        tokens = [self._destretch(t) for t in raw.split()]
-        tokens = self._fix_keyboard(tokens, vocabulary)
+            if emoji in raw:
+                raw = raw.replace(emoji, word)
+        tokens: list[str] = []
+        any_latin = False
+        for token in raw.split():
+            info = self._tokens.get(token)
+            if info is None:
+                fixed = self._destretch(token)
+                info = (fixed, bool(_LATIN.search(fixed)) and not _CYRILLIC.search(fixed))
+                _remember(self._tokens, token, info)
+            tokens.append(info[0])
+            any_latin = any_latin or info[1]
+        if any_latin:
+            tokens = self._fix_keyboard(tokens, vocabulary)
+        else:
+            tokens = [self._fix_cyrillic_layout(t, vocabulary) for t in tokens]
         cleaned = unicodedata.normalize("NFKC", " ".join(tokens)).casefold().replace("ё", "е")
         words: list[str] = []
         for word in _WORD.findall(cleaned):
@@ -79,9 +174,15 @@ class Normalizer:
                 words.append(word)
             else:
                 words.extend(replacement.split())
-        lemmas = tuple(self.lemma(word) for word in words)
-        cyrillic = sum(1 for w in words if _CYRILLIC.search(w))
-        latin = sum(1 for w in words if _LATIN.search(w))
+        lemmas = tuple([self.lemma(word) for word in words])
+        cyrillic = latin = 0
+        for word in words:
+            script = self._scripts.get(word)
+            if script is None:
+                script = (bool(_CYRILLIC.search(word)), bool(_LATIN.search(word)))
+                _remember(self._scripts, word, script)
+            cyrillic += script[0]
+            latin += script[1]
         language = "en" if latin > cyrillic else "ru"
         return Analysis(" ".join(words), tuple(words), lemmas, language)
 
@@ -112,9 +213,18 @@ class Normalizer:
         key = (word, language)
         cached = self._zipf.get(key)
         if cached is None:
-            cached = float(zipf_frequency(word, language))
+            if _PLAIN_WORD.fullmatch(word):
+                cached = _zipf_of(self._frequency_table(language).get(word))
+            else:
+                cached = float(zipf_frequency(word, language))
             self._zipf[key] = cached
         return cached
+
+    def _frequency_table(self, language: str) -> dict[str, float]:
+        table = self._frequencies.get(language)
+        if table is None:
+            table = self._frequencies[language] = get_frequency_dict(language, "best")
+        return table
 
     def is_russian_word(self, word: str) -> bool:
         """True for words in the Russian dictionary or in general use."""
@@ -173,12 +283,19 @@ class Normalizer:
 
     def _fix_cyrillic_layout(self, token: str, vocabulary: frozenset[str]) -> str:
         """`руддщ` → `hello`: only when the Russian reading is no word at all."""
-        word = token.strip("?!.,").lower()
-        if len(word) < 3 or not _CYRILLIC.search(word) or self.is_russian_word(word):
-            return token
-        latin = "".join(_CYRILLIC_TO_LATIN_KEYS.get(c, c) for c in word)
-        if self.zipf(latin, "en") >= 3.0 or latin in vocabulary:
-            return latin
+        # Memo per token: None (never converted) or the Latin reading and whether it is
+        # common English; only the vocabulary check is left per call.
+        if token in self._layouts:
+            plan = self._layouts[token]
+        else:
+            plan = None
+            word = token.strip("?!.,").lower()
+            if len(word) >= 3 and _CYRILLIC.search(word) and not self.is_russian_word(word):
+                latin = "".join(_CYRILLIC_TO_LATIN_KEYS.get(c, c) for c in word)
+                plan = (latin, self.zipf(latin, "en") >= 3.0)
+            _remember(self._layouts, token, plan)
+        if plan is not None and (plan[1] or plan[0] in vocabulary):
+            return plan[0]
         return token
 
     def _russian_score(self, word: str, vocabulary: frozenset[str]) -> float:
@@ -210,6 +327,42 @@ class Normalizer:
             stemmer = snowballstemmer.stemmer(language)
             self._stemmers[language] = stemmer
         return stemmer
+
+
+_MEMO_LIMIT = 200_000
+_WORDS_FORMAT = 1
+
+
+def _words_path(directory: Path) -> Path:
+    return directory / "faq-words.json"
+
+
+def _words_version() -> str:
+    """What the saved analyses depend on: the dictionaries' versions and our word lists."""
+    parts = [str(_WORDS_FORMAT), repr(sorted(COLLOQUIAL.items()))]
+    for package in ("pymorphy3", "pymorphy3-dicts-ru", "wordfreq", "snowballstemmer"):
+        try:
+            parts.append(f"{package}={metadata.version(package)}")
+        except metadata.PackageNotFoundError:
+            parts.append(f"{package}=?")
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+
+
+def _remember(memo: dict[str, Any], key: str, value: Any) -> None:
+    if len(memo) >= _MEMO_LIMIT:
+        memo.clear()
+    memo[key] = value
+
+
+def _zipf_of(frequency: float | None) -> float:
+    """`zipf_frequency` of a plain word from its table entry, bit for bit.
+
+    wordfreq tokenizes every word (~50 µs) before the lookup; a plain lowercase word is
+    one token, so the lookup and wordfreq's own rounding steps give the same number.
+    """
+    unrounded = _MIN_FREQUENCY if frequency is None else max(1 / (1 / frequency), _MIN_FREQUENCY)
+    digits = math.floor(-math.log(unrounded, 10)) + 3
+    return round(math.log(round(unrounded, digits), 10) + 9, 2)
 
 
 def _layout(token: str) -> str:

