@@ -113,6 +113,15 @@ class Conversation(Base):
     __tablename__ = "conversations"
     __table_args__ = (
         Index("ix_conversations_lookup", "channel", "chat_id", "identity_id", "status"),
+        Index(
+            "uq_conversations_open",
+            "identity_id",
+            "channel",
+            "chat_id",
+            unique=True,
+            sqlite_where=text("status = 'open'"),
+            postgresql_where=text("status = 'open'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(_Id, primary_key=True, autoincrement=True)

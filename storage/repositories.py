@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -99,21 +99,38 @@ class ConversationRepository:
         return dataclasses.replace(ref, message_id=message_id)
 
     async def _new_identity(self, message: IncomingMessage, now: datetime) -> tuple[int, int]:
+        # Two first messages of one shopper can arrive at once (webhooks run in parallel, in
+        # several workers): the identity's unique key decides, and the loser's customer row is
+        # removed again instead of failing the message.
         customer = Customer(display_name=message.display_name, created_at=now)
         self._session.add(customer)
         await self._session.flush()
-        identity = Identity(
-            customer_id=customer.id,
-            channel=message.channel,
-            user_id=message.user_id,
-            display_name=message.display_name,
-            language_code=message.language_code,
-            created_at=now,
-            last_seen_at=now,
+        statement = (
+            _upsert_for(self._session)(Identity)
+            .values(
+                customer_id=customer.id,
+                channel=message.channel,
+                user_id=message.user_id,
+                display_name=message.display_name,
+                language_code=message.language_code,
+                created_at=now,
+                last_seen_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=["channel", "user_id"])
+            .returning(Identity.id)
         )
-        self._session.add(identity)
-        await self._session.flush()
-        return identity.id, customer.id
+        identity_id = await self._session.scalar(statement)
+        if identity_id is not None:
+            return identity_id, customer.id
+        await self._session.delete(customer)
+        existing = (
+            await self._session.execute(
+                select(Identity.id, Identity.customer_id).where(
+                    Identity.channel == message.channel, Identity.user_id == message.user_id
+                )
+            )
+        ).one()
+        return existing[0], existing[1]
 
     async def _touch_identity(
         self,
@@ -140,18 +157,39 @@ class ConversationRepository:
     async def _new_conversation(
         self, identity_id: int, message: IncomingMessage, now: datetime
     ) -> int:
-        conversation = Conversation(
-            identity_id=identity_id,
-            channel=message.channel,
-            chat_id=message.chat_id,
-            status="open",
-            entry_payload=message.deeplink_payload,
-            opened_at=now,
-            last_message_at=now,
+        # One open conversation per identity and chat, even when two messages race to open it.
+        statement = (
+            _upsert_for(self._session)(Conversation)
+            .values(
+                identity_id=identity_id,
+                channel=message.channel,
+                chat_id=message.chat_id,
+                status="open",
+                entry_payload=message.deeplink_payload,
+                opened_at=now,
+                last_message_at=now,
+            )
+            .on_conflict_do_nothing(
+                index_elements=["identity_id", "channel", "chat_id"],
+                index_where=text("status = 'open'"),
+            )
+            .returning(Conversation.id)
         )
-        self._session.add(conversation)
-        await self._session.flush()
-        return conversation.id
+        conversation_id = await self._session.scalar(statement)
+        if conversation_id is not None:
+            return int(conversation_id)
+        existing = await self._session.scalar(
+            select(Conversation.id).where(
+                Conversation.identity_id == identity_id,
+                Conversation.channel == message.channel,
+                Conversation.chat_id == message.chat_id,
+                Conversation.status == "open",
+            )
+        )
+        if existing is None:
+            msg = "an open conversation conflicted but cannot be found"
+            raise RuntimeError(msg)
+        return existing
 
     async def _insert_incoming(
         self, conversation_id: int, message: IncomingMessage, now: datetime
@@ -171,7 +209,7 @@ class ConversationRepository:
         }
         insert = _upsert_for(self._session)(Message).values(**values)
         statement = insert.on_conflict_do_nothing(
-            index_elements=["channel", "source_id"], index_where=Message.direction == "in"
+            index_elements=["channel", "source_id"], index_where=text("direction = 'in'")
         ).returning(Message.id)
         message_id: int | None = await self._session.scalar(statement)
         return message_id

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import text
 
 from bots.messages import Button, IncomingMessage, Photo, Reply
 from storage.database import Database, DatabaseUnavailable, SchemaOutdated
@@ -233,3 +235,42 @@ async def test_outgoing_platform_ids_may_repeat_across_chats(database: Database)
             await uow.messages.add_outgoing(ref.conversation_id, "vk", reply, T0, source_id="1")
         await uow.commit()
         assert await uow.messages.count(channel="vk") == 2
+
+
+async def test_first_messages_racing_in_parallel_make_one_customer_and_conversation(
+    database: Database,
+) -> None:
+    async def write(number: int) -> None:
+        async with database.uow() as uow:
+            await uow.conversations.file_incoming(_msg(f"#{number}", source_id=f"r{number}"), T0)
+            await uow.commit()
+
+    await asyncio.gather(*(write(n) for n in range(12)))
+
+    async with database.uow() as uow:
+        customer = await uow.customers.customer_of("telegram", "7")
+        assert customer is not None
+        assert await uow.customers.identities_of(customer) == [("telegram", "7")]
+        assert await uow.messages.count() == 12
+        conversation = await uow.conversations.find_by_chat("telegram", "100")
+        assert conversation is not None
+        assert len(await uow.messages.history(conversation)) == 12
+    async with database.engine.connect() as connection:
+        customers = await connection.scalar(text("select count(*) from customers"))
+        conversations = await connection.scalar(text("select count(*) from conversations"))
+    assert (customers, conversations) == (1, 1)
+
+
+async def test_a_long_conversation_keeps_being_stored(database: Database) -> None:
+    # PostgreSQL plans a prepared statement generically after five runs; the duplicate check
+    # must still find its partial unique index then (a bound predicate would not).
+    async with database.uow() as uow:
+        refs = [
+            await uow.conversations.file_incoming(_msg(f"#{n}", source_id=f"m{n}"), T0)
+            for n in range(10)
+        ]
+        again = await uow.conversations.file_incoming(_msg("#0", source_id="m0"), T0)
+        await uow.commit()
+
+    assert all(ref.message_id is not None for ref in refs)
+    assert again.duplicate
