@@ -1,7 +1,7 @@
 """Read a folder of FAQ YAML files into a `Faq`, reporting every problem with file and line.
 
-The file format is a contract with content staff (see docs/faq.md). Text fields take any
-scalar literally, so `- no` stays the question "no" instead of YAML's boolean false.
+The file format is a contract with content staff (README.md, section FAQ). Text fields take
+any scalar literally, so `- no` stays the question "no" instead of YAML's boolean false.
 """
 
 from __future__ import annotations
@@ -272,7 +272,7 @@ class _Reader:
         if node is None:
             return ()
         if not isinstance(node, yaml.SequenceNode):
-            self.error(name, _line(node), f"{where}: buttons must be a list", "see docs/faq.md")
+            self.error(name, _line(node), f"{where}: buttons must be a list", "see README.md, FAQ")
             return ()
         buttons: list[FaqButton] = []
         for item in node.value:

@@ -44,6 +44,8 @@ fi
 log "Redis on 127.0.0.1:6379"
 if ! answers 127.0.0.1 6379; then
   command -v redis-server >/dev/null || apt_install redis-server
+fi
+if ! answers 127.0.0.1 6379; then
   as_root mkdir -p /var/lib/redis /var/log/redis
   as_root redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" \
     --appendonly no --dir /var/lib/redis --logfile /var/log/redis/otklik-tests.log
@@ -59,7 +61,9 @@ if ! answers 127.0.0.1 5432; then
     # Trust local TCP connections, as the test servers on developer and CI machines do.
     as_root sed -i '1i host all all 127.0.0.1/32 trust # otklik-tests\nhost all all ::1/128 trust # otklik-tests' "$hba"
   fi
-  as_root pg_ctlcluster --skip-systemctl-redirect "$version" main start
+  # The package may have started the cluster already; then a reload picks up pg_hba.conf.
+  as_root pg_ctlcluster --skip-systemctl-redirect "$version" main start ||
+    as_root pg_ctlcluster --skip-systemctl-redirect "$version" main reload
   for _ in $(seq 50); do answers 127.0.0.1 5432 && break; sleep 0.2; done
 fi
 if ! .venv/bin/python - <<'PY'

@@ -3,7 +3,7 @@
 Three FAQs: the shipped supermarket and two other chains (`tests/faq/chains/`), because the
 matcher must work on FAQs it was not written for. The *_dev sets were used to tune the
 method (one set of defaults for all three); the *_holdout sets never were. The floors sit
-a point or two under what `benchmarks/faq_quality.py` and docs/faq.md report; one case is
+a point or two under what `benchmarks/faq_quality.py` and the README report; one case is
 2-4 points of a set, so the wrong-answer ceilings leave room for about one case.
 """
 
