@@ -162,7 +162,9 @@ def split_text(text: str, limit: int) -> list[str]:
     while rest:
         head, rest = _cut(rest, limit)
         pieces.append(head)
-    return pieces
+    # Every platform refuses an empty message, so blank pieces (a run of blank lines longer
+    # than the limit) are dropped; a blank text stays one piece for the caller to handle.
+    return [piece for piece in pieces if piece.strip()] or pieces[:1]
 
 
 def shorten(label: str, limit: int | None) -> str:

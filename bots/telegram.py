@@ -2,9 +2,10 @@
 
 This module is pure translation. :func:`to_incoming` turns a Bot API ``Update`` into our
 :class:`~bots.messages.IncomingMessage` (every message / callback / photo / contact branch lives
-there and is tested on recorded JSON); :meth:`TelegramChannel.send` turns a
-:class:`~bots.messages.Reply` into ``sendMessage`` / ``sendPhoto`` with an inline keyboard.
-The bot talks to ``TELEGRAM_API_URL`` so a self-hosted Bot API server or a test stand-in works.
+there and is tested on recorded JSON); :meth:`TelegramChannel.send` renders a
+:class:`~bots.messages.Reply` as ``sendMessage`` / ``sendPhoto`` calls with inline keyboards,
+fitted to Telegram's limits by :mod:`bots.layout`. The bot talks to ``TELEGRAM_API_URL`` so a
+self-hosted Bot API server or a test stand-in works.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import contextlib
 import hashlib
 import hmac
 import logging
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from aiogram import Bot
@@ -42,6 +44,7 @@ from bots import layout
 from bots.channel import Channel, RetryAfter, SendError
 from bots.messages import (
     Attachment,
+    Button,
     IncomingMessage,
     Location,
     OtherAttachment,
@@ -53,15 +56,15 @@ from bots.messages import (
 from config.settings import TelegramSettings
 from dialogs.clock import Clock, SystemClock
 
-__all__ = ["WEBHOOK_PATH", "TelegramChannel", "split_text", "to_incoming", "webhook_secret"]
+__all__ = ["WEBHOOK_PATH", "TelegramChannel", "to_incoming", "webhook_secret"]
 
 log = logging.getLogger(__name__)
 
 WEBHOOK_PATH = "/webhooks/telegram"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name
 ALLOWED_UPDATES = ["message", "callback_query"]
-TEXT_LIMIT = 4096
-CAPTION_LIMIT = 1024
+RATE_WAITS = 3
+"""429s one send waits out itself, once part of its reply is already in the chat."""
 _OTHER_KINDS = ("sticker", "voice", "video_note", "video", "audio", "document", "animation")
 
 
@@ -76,12 +79,19 @@ def webhook_secret(token: str, configured: str | None = None) -> str:
     return hmac.new(token.encode(), b"otklik-telegram-webhook", hashlib.sha256).hexdigest()
 
 
-def to_incoming(update: Update) -> IncomingMessage | None:
-    """Our message for a Bot API update, or None for update types the bot does not handle."""
+def to_incoming(update: Update, *, bot_username: str | None = None) -> IncomingMessage | None:
+    """Our message for a Bot API update, or None for updates that are not for this bot.
+
+    ``bot_username`` (from ``getMe``) makes ``/start@<it> PAYLOAD``, the form group chats use,
+    count as ``/start``; a command addressed to another bot (``/start@other_bot``) is dropped,
+    since the engine would otherwise read its words as ours.
+    """
     raw = update.model_dump(mode="json", exclude_none=True)
     source_id = str(update.update_id)
     if update.message is not None:
-        return _from_message(update.message, source_id, raw)
+        if _for_another_bot(update.message.text or "", bot_username):
+            return None
+        return _from_message(update.message, source_id, raw, bot_username)
     query = update.callback_query
     if query is not None:
         chat_id = query.message.chat.id if query.message is not None else query.from_user.id
@@ -98,12 +108,35 @@ def to_incoming(update: Update) -> IncomingMessage | None:
     return None
 
 
-def _from_message(message: Message, source_id: str, raw: dict[str, Any]) -> IncomingMessage:
+def _command(text: str, bot_username: str | None) -> tuple[str, str, bool]:
+    """``/name[@bot] argument`` as (``/name``, argument, whether ``@bot`` is not this bot)."""
+    command, _, argument = text.partition(" ")
+    name, _, addressee = command.partition("@")
+    # Usernames are case-insensitive: /start@Otklik_Bot reaches @otklik_bot.
+    other = bool(addressee) and addressee.casefold() != (bot_username or "").casefold()
+    return name, argument.strip(), other
+
+
+def _for_another_bot(text: str, bot_username: str | None) -> bool:
+    name, _, other = _command(text, bot_username)
+    return bot_username is not None and name.startswith("/") and other
+
+
+def _start_command(text: str, bot_username: str | None) -> tuple[bool, str | None]:
+    """Whether ``text`` is /start (bare or ``@`` this bot), and its deep-link payload."""
+    name, payload, other = _command(text, bot_username)
+    if name != "/start" or other:
+        return False, None
+    return True, payload or None
+
+
+def _from_message(
+    message: Message, source_id: str, raw: dict[str, Any], bot_username: str | None
+) -> IncomingMessage:
     user = message.from_user
     text = message.text or message.caption or ""
-    deeplink = None
-    if text == "/start" or text.startswith("/start "):
-        deeplink = text.removeprefix("/start").strip() or None
+    start, deeplink = _start_command(text, bot_username)
+    if start:
         text = "/start"
     return IncomingMessage(
         channel=TelegramChannel.name,
@@ -138,42 +171,27 @@ def _attachments(message: Message) -> tuple[Attachment, ...]:
     return tuple(found)
 
 
-def split_text(text: str, limit: int) -> list[str]:
-    """Cut ``text`` into pieces of at most ``limit`` characters, at a line or word break."""
-    pieces: list[str] = []
-    rest = text
-    while len(rest) > limit:
-        cut = rest.rfind("\n", 0, limit)
-        if cut < limit // 2:
-            cut = rest.rfind(" ", 0, limit)
-        if cut < limit // 2:
-            cut = limit
-        piece = rest[:cut].rstrip()
-        if piece:  # Telegram refuses an empty message (400), so no blank pieces
-            pieces.append(piece)
-        rest = rest[cut:].lstrip()
-    if rest or not pieces:
-        pieces.append(rest)
-    return pieces
+def _parts(reply: Reply) -> list[Reply]:
+    """The messages that deliver ``reply``: caption, text pieces, extra keyboards (bots/layout)."""
+    parts = layout.fit(reply, layout.TELEGRAM)
+    # Telegram refuses an empty text (400); a cut inside a long run of blanks leaves one.
+    return [p for p in parts if p.text.strip() or p.image_url or p.buttons] or parts[-1:]
 
 
-def _keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
-    # Fitted to Telegram's limits (8 a row, 100 a keyboard, 64-byte callback_data): bots/layout.
-    pages = layout.keyboards(layout.fit_rows(reply.buttons, layout.TELEGRAM), layout.TELEGRAM)
-    if not pages:
+def _keyboard(rows: Sequence[Sequence[Button]]) -> InlineKeyboardMarkup | None:
+    if not rows:
         return None
-    if len(pages) > 1:
-        log.warning("Telegram: more buttons than one keyboard holds; only the first are shown")
-    rows = [
-        [
-            InlineKeyboardButton(text=b.text, url=b.url)
-            if b.url
-            else InlineKeyboardButton(text=b.text, callback_data=b.payload)
-            for b in row
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                InlineKeyboardButton(text=b.text, url=b.url)
+                if b.url
+                else InlineKeyboardButton(text=b.text, callback_data=b.payload)
+                for b in row
+            ]
+            for row in rows
         ]
-        for row in pages[0]
-    ]
-    return InlineKeyboardMarkup(inline_keyboard=rows)
+    )
 
 
 class TelegramChannel(Channel):
@@ -194,6 +212,7 @@ class TelegramChannel(Channel):
         )
         self._clock = clock or SystemClock()
         self._bot: Bot | None = None
+        self._username: str | None = None
         self._polling: asyncio.Task[None] | None = None
         self._problem: str | None = "not started"
 
@@ -218,6 +237,7 @@ class TelegramChannel(Channel):
         api = TelegramAPIServer.from_base(self._settings.api_url.rstrip("/"))
         self._bot = Bot(self._token, session=AiohttpSession(api=api))
         me = await self._bot.get_me()
+        self._username = me.username
         log.info("Telegram bot @%s connected", me.username)
         if self.webhook_mode:
             await self._bot.set_webhook(
@@ -248,21 +268,17 @@ class TelegramChannel(Channel):
         return self._problem
 
     async def send(self, chat_id: str, reply: Reply) -> SentMessage:
-        bot = self.bot
-        markup = _keyboard(reply)
+        """Deliver ``reply`` as one or more messages; the id returned is the last one's.
+
+        Until the first message is in the chat, a 429 is raised as :class:`RetryAfter`, so the
+        outbox waits and sends the whole reply again. After that the shopper already sees part
+        of it, so a 429 is waited out here (up to :data:`RATE_WAITS` times) and sending resumes
+        with the message that was refused: no part arrives twice.
+        """
+        parts = _parts(reply)
         try:
-            if reply.image_url:
-                caption, *rest = split_text(reply.text, CAPTION_LIMIT) if reply.text else [""]
-                sent = await bot.send_photo(
-                    chat_id, reply.image_url, caption=caption or None,
-                    reply_markup=markup if not rest else None,
-                )  # fmt: skip
-                texts = rest
-            else:
-                texts = split_text(reply.text, TEXT_LIMIT)
-            for number, text in enumerate(texts, start=1):
-                last = number == len(texts)
-                sent = await bot.send_message(chat_id, text, reply_markup=markup if last else None)
+            for delivered, part in enumerate(parts):
+                sent = await self._send_part(chat_id, part, delivered, len(parts))
         except TelegramRetryAfter as exc:
             raise RetryAfter(float(exc.retry_after), exc.message) from exc
         except TelegramForbiddenError as exc:
@@ -277,6 +293,38 @@ class TelegramChannel(Channel):
         # (as storage's unique key on channel + direction + source_id needs) and is what
         # editMessageText / deleteMessage take.
         return SentMessage(source_id=f"{chat_id}:{sent.message_id}")
+
+    async def _send_part(self, chat_id: str, part: Reply, delivered: int, total: int) -> Message:
+        """Send one message of a reply after ``delivered`` others; see :meth:`send` on 429s."""
+        waits = 0
+        while True:
+            try:
+                if part.image_url:
+                    return await self.bot.send_photo(
+                        chat_id,
+                        part.image_url,
+                        caption=part.text or None,
+                        reply_markup=_keyboard(part.buttons),
+                    )
+                return await self.bot.send_message(
+                    chat_id, part.text, reply_markup=_keyboard(part.buttons)
+                )
+            except TelegramRetryAfter as exc:
+                if not delivered:
+                    raise
+                if waits == RATE_WAITS:
+                    # Not RetryAfter: the outbox would send the delivered messages again.
+                    msg = f"{exc.message} (after {delivered} of {total} messages were delivered)"
+                    raise SendError("429", msg, retryable=True) from exc
+                waits += 1
+                log.info(
+                    "Telegram chat %s: waiting %d s to send message %d of %d",
+                    chat_id,
+                    exc.retry_after,
+                    delivered + 1,
+                    total,
+                )
+                await self._clock.sleep(float(exc.retry_after))
 
     async def _on_webhook(self, request: web.Request) -> web.Response:
         given = request.headers.get(SECRET_HEADER, "")
@@ -301,10 +349,11 @@ class TelegramChannel(Channel):
         return web.json_response({"ok": True})
 
     async def _handle(self, update: Update) -> None:
-        message = to_incoming(update)
+        message = to_incoming(update, bot_username=self._username)
         if message is None:
             log.info(
-                "Telegram update %s has no message or button press; ignored", update.update_id
+                "Telegram update %s has no message or button press for this bot; ignored",
+                update.update_id,
             )
             return
         query = update.callback_query

@@ -7,7 +7,9 @@ from typing import Any
 
 import pytest
 
+from bots.layout import CONTINUED
 from bots.messages import Button, Reply
+from bots.outbox import Delivery
 from bots.telegram import TelegramChannel
 from dialogs.clock import ManualClock
 from storage.records import StoredMessage
@@ -179,12 +181,15 @@ async def channel(
 MENU_ROW = (Button("↩️ В меню", payload="menu"),)
 
 
+SENTENCE = "Условия возврата товара надлежащего качества."
+THREE_PARTS = "\n".join(f"Пункт {n}. " + " ".join([SENTENCE] * 20) for n in range(10))
+"""~9,500 characters: three messages of at most 4,096."""
+
+
 async def test_a_long_reply_is_split_at_4096_with_the_keyboard_under_the_last_part(
     api: TelegramAPIStandIn, channel: TelegramChannel
 ) -> None:
-    sentence = "Условия возврата товара надлежащего качества."
-    paragraphs = [f"Пункт {n}. " + " ".join([sentence] * 20) for n in range(10)]
-    text = "\n".join(paragraphs)  # ~9,500 characters
+    text = THREE_PARTS
 
     sent = await channel.send(ANNA, Reply(text=text, buttons=(MENU_ROW,)))
 
@@ -222,3 +227,90 @@ async def test_a_long_caption_goes_under_the_photo_and_the_rest_follows(
     assert len(str(photo.params["caption"])) <= 1024
     assert f"{photo.params['caption']} {rest.params['text']}" == text
     assert (payloads(photo), payloads(rest)) == ([], ["menu"])
+
+
+async def test_text_beyond_the_caption_follows_in_messages_of_up_to_4096_characters(
+    api: TelegramAPIStandIn, channel: TelegramChannel
+) -> None:
+    text = "Новые правила программы лояльности. " + " ".join([SENTENCE] * 110)  # ~5,100
+
+    await channel.send(
+        ANNA, Reply(text=text, buttons=(MENU_ROW,), image_url="https://example.com/card.jpg")
+    )
+
+    photo, rest = api.chat(ANNA)
+    assert len(photo["caption"]) <= 1024
+    assert len(rest["text"]) > 1024, "the rest is not cut to caption size"
+    assert f"{photo['caption']} {rest['text']}" == text
+    assert "reply_markup" not in photo
+    assert rest["reply_markup"]["inline_keyboard"] == [
+        [{"text": "↩️ В меню", "callback_data": "menu"}]
+    ]
+
+
+async def test_more_buttons_than_one_keyboard_holds_continue_in_a_follow_up_message(
+    api: TelegramAPIStandIn, channel: TelegramChannel
+) -> None:
+    stores = tuple((Button(f"Магазин №{n}", payload=f"store:{n}"),) for n in range(130))
+
+    sent = await channel.send(ANNA, Reply(text="Выберите магазин:", buttons=stores))
+
+    first, more = api.calls("sendMessage")
+    assert (first.params["text"], more.params["text"]) == ("Выберите магазин:", CONTINUED)
+    assert len(payloads(first)) == 100, "Telegram's limit for one keyboard"
+    assert payloads(first) + payloads(more) == [f"store:{n}" for n in range(130)]
+    assert sent.source_id == f"{ANNA}:2"
+
+
+# --- a 429 in the middle of a reply ------------------------------------------------------
+
+
+async def deliver(bot: AppHarness, reply: Reply) -> Delivery:
+    """Send ``reply`` to Anna's conversation the way every reply goes: through the outbox."""
+    async with bot.services.database.uow() as uow:
+        conversation_id = await uow.conversations.find_by_chat("telegram", ANNA)
+    assert conversation_id is not None
+    [delivery] = await bot.services.outbox.deliver(
+        bot.services.channel("telegram"), conversation_id, ANNA, [reply]
+    )
+    return delivery
+
+
+async def test_a_429_on_the_second_part_resumes_there_and_no_part_arrives_twice(
+    api: TelegramAPIStandIn, bot: AppHarness, clock: ManualClock
+) -> None:
+    await shopper_writes(bot, api, fixture_update("message_start"))  # the menu: Anna's message 1
+    api.fail("sendMessage", 429, TOO_MANY, retry_after=3, after=1)
+
+    delivery = await deliver(bot, Reply(text=THREE_PARTS, buttons=(MENU_ROW,)))
+
+    shown = [message["text"] for message in api.chat(ANNA)[1:]]
+    assert len(shown) == 3
+    assert "\n".join(shown) == THREE_PARTS, "each part once, in order"
+    assert [call.params["text"] for call in api.calls("sendMessage")[1:]] == [
+        shown[0],
+        shown[1],  # refused with 429
+        shown[1],
+        shown[2],
+    ]
+    assert clock.sleeps == [3.0]
+    assert delivery.error is None
+    reply = (await conversation(bot))[-1]
+    assert (reply.status, reply.source_id) == ("sent", f"{ANNA}:4")  # the last part
+
+
+async def test_a_429_that_does_not_end_mid_reply_is_recorded_as_failed_without_resending(
+    api: TelegramAPIStandIn, bot: AppHarness, clock: ManualClock
+) -> None:
+    await shopper_writes(bot, api, fixture_update("message_start"))
+    api.fail("sendMessage", 429, TOO_MANY, retry_after=3, after=1)
+    for _ in range(3):
+        api.fail("sendMessage", 429, TOO_MANY, retry_after=3)
+
+    await deliver(bot, Reply(text=THREE_PARTS, buttons=(MENU_ROW,)))
+
+    first_part = api.chat(ANNA)[1]["text"]
+    assert [m["text"] for m in api.chat(ANNA)[1:]] == [first_part], "the first part only, once"
+    assert clock.sleeps == [3.0, 3.0, 3.0]
+    reply = (await conversation(bot))[-1]
+    assert (reply.status, reply.error_code) == ("failed", "429")

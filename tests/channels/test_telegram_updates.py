@@ -16,8 +16,18 @@ from tests.fakes.telegram_api import fixture_update
 ANNA = "555000111"
 
 
+BOT = "otklik_test_bot"
+GROUP = "-1001234567890"
+
+
 def incoming(name: str, **changes: Any) -> IncomingMessage | None:
     return to_incoming(Update.model_validate(fixture_update(name, **changes)))
+
+
+def in_group(text: str, *, bot_username: str | None = BOT) -> IncomingMessage | None:
+    update = fixture_update("message_group_start_bot")
+    update["message"]["text"] = text
+    return to_incoming(Update.model_validate(update), bot_username=bot_username)
 
 
 def translated(name: str) -> IncomingMessage:
@@ -53,6 +63,45 @@ def test_plain_start_has_no_deep_link() -> None:
 
     assert message.text == "/start"
     assert message.deeplink_payload is None
+
+
+def test_start_addressed_to_this_bot_in_a_group_is_start_with_its_deep_link() -> None:
+    update = Update.model_validate(fixture_update("message_group_start_bot"))
+
+    message = to_incoming(update, bot_username=BOT)
+
+    assert message is not None
+    assert (message.text, message.deeplink_payload) == ("/start", "qr-store-12")
+    assert (message.chat_id, message.user_id) == (GROUP, ANNA)
+
+
+@pytest.mark.parametrize(
+    ("text", "deeplink"),
+    [
+        pytest.param(f"/start@{BOT}", None, id="no-payload"),
+        pytest.param("/start@Otklik_Test_Bot qr-store-7", "qr-store-7", id="username-case"),
+        pytest.param(f"/start@{BOT}   qr-store-7  ", "qr-store-7", id="extra-spaces"),
+    ],
+)
+def test_start_addressed_to_this_bot_is_recognised(text: str, deeplink: str | None) -> None:
+    message = in_group(text)
+
+    assert message is not None
+    assert (message.text, message.deeplink_payload) == ("/start", deeplink)
+
+
+@pytest.mark.parametrize(
+    "text", ["/start@other_bot qr-store-12", "/start@other_bot", "/help@other_bot"]
+)
+def test_a_command_addressed_to_another_bot_is_not_for_us(text: str) -> None:
+    assert in_group(text) is None
+
+
+def test_without_knowing_its_own_name_the_bot_does_not_take_an_addressed_start() -> None:
+    message = in_group(f"/start@{BOT} qr-store-12", bot_username=None)
+
+    assert message is not None
+    assert (message.text, message.deeplink_payload) == (f"/start@{BOT} qr-store-12", None)
 
 
 def test_a_button_press_carries_its_payload_to_the_chat_of_the_keyboard() -> None:

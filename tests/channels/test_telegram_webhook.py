@@ -11,6 +11,7 @@ import pytest
 from aiohttp import ClientResponse
 
 from bots.telegram import webhook_secret
+from storage.state import StateKey
 from tests.conftest import AppHarness, SettingsFactory
 from tests.fakes.telegram_api import (
     SECRET_HEADER,
@@ -22,6 +23,7 @@ from tests.fakes.telegram_api import (
 WEBHOOK_URL = "https://bot.example.com/webhooks/telegram"
 PATH = "/webhooks/telegram"
 ANNA = "555000111"
+GROUP = "-1001234567890"
 
 
 @pytest.fixture
@@ -105,6 +107,36 @@ async def test_with_the_right_secret_the_update_is_answered_and_stored(
     async with bot.services.database.uow() as uow:
         assert len(await uow.handoffs.waiting()) == 1
         assert await uow.messages.count("telegram") == 2
+
+
+def group_message(text: str) -> dict[str, Any]:
+    update = fixture_update("message_group_start_bot")
+    update["message"]["text"] = text
+    return update
+
+
+async def test_start_at_this_bot_in_a_group_greets_and_keeps_the_deep_link(
+    api: TelegramAPIStandIn, bot: AppHarness
+) -> None:
+    # The bot learned its username (@otklik_test_bot) from getMe when it started.
+    response = await post(bot, api, fixture_update("message_group_start_bot"))
+
+    assert response.status == 200
+    [reply] = api.calls("sendMessage")
+    assert reply.params["chat_id"] == GROUP
+    assert reply.params["text"].startswith("Здравствуйте! Я бот поддержки.")
+    state = await bot.services.states.get_data(StateKey("telegram", GROUP, ANNA))
+    assert state.get("entry") == "qr-store-12"
+
+
+async def test_start_at_another_bot_in_a_group_is_left_to_that_bot(
+    api: TelegramAPIStandIn, bot: AppHarness
+) -> None:
+    response = await post(bot, api, group_message("/start@other_bot qr-store-12"))
+
+    assert response.status == 200, "acknowledged, so Telegram does not send it again"
+    assert api.calls("sendMessage") == []
+    assert await stored(bot) == 0
 
 
 @pytest.mark.parametrize(

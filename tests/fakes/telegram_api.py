@@ -11,7 +11,9 @@ A test can:
 
 * queue updates for ``getUpdates`` (``push_update``); a long poll waits on an event, never a
   blind sleep, and returns as soon as an update is queued;
-* queue responses for a method (``respond``, ``fail``), e.g. one 429 before the default success;
+* queue responses for a method (``respond``, ``fail``), e.g. one 429 before the default success,
+  or a 429 for the second message of a reply (``after=1``);
+* read what a chat shows (``chat``): the messages the API accepted, in order;
 * await the next call of a method (``next_call``) or the moment the bot confirmed an update by
   polling past it (``confirmed``), each with a deadline.
 
@@ -167,7 +169,8 @@ class TelegramAPIStandIn:
         self.webhook: dict[str, Any] | None = None
         self._calls: list[ApiCall] = []
         self._cursors: dict[str, int] = defaultdict(int)
-        self._queued: dict[str, deque[_Response]] = defaultdict(deque)
+        self._queued: dict[str, deque[_Response | None]] = defaultdict(deque)  # None: default
+        self._chats: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self._updates: list[dict[str, Any]] = []
         self._confirmed = 0
         self._update_ids = itertools.count(700000001)
@@ -257,17 +260,31 @@ class TelegramAPIStandIn:
         self._notify()
         return int(data["update_id"])
 
-    def respond(self, method: str, body: Mapping[str, Any], *, status: int = 200) -> None:
-        """Answer the next call of ``method`` with ``body``; later calls get the default."""
-        self._queued[method.lower()].append(_Response(status, body))
+    def respond(
+        self, method: str, body: Mapping[str, Any], *, status: int = 200, after: int = 0
+    ) -> None:
+        """Answer a call of ``method`` with ``body``; other calls get the default.
+
+        It is the next call not yet spoken for by earlier ``respond`` calls, or the one after
+        ``after`` more calls that get the default answer.
+        """
+        queued = self._queued[method.lower()]
+        queued.extend([None] * after)
+        queued.append(_Response(status, body))
 
     def fail(
-        self, method: str, status: int, description: str, *, retry_after: int | None = None
+        self,
+        method: str,
+        status: int,
+        description: str,
+        *,
+        retry_after: int | None = None,
+        after: int = 0,
     ) -> None:
-        """Answer the next call of ``method`` with a Bot API error."""
+        """Answer a call of ``method`` (as :meth:`respond` picks it) with a Bot API error."""
         extra = {"retry_after": retry_after} if retry_after is not None else {}
         error = _error(status, description, **extra)
-        self.respond(method, error.body, status=error.status)
+        self.respond(method, error.body, status=error.status, after=after)
 
     # what the test observes --------------------------------------------------------------
 
@@ -276,6 +293,10 @@ class TelegramAPIStandIn:
         if method is None:
             return list(self._calls)
         return [call for call in self._calls if call.method.lower() == method.lower()]
+
+    def chat(self, chat_id: int | str) -> list[dict[str, Any]]:
+        """The messages the bot got into ``chat_id`` (sent and accepted), oldest first."""
+        return list(self._chats[str(chat_id)])
 
     def methods(self) -> list[str]:
         """The methods called so far, in order."""
@@ -337,8 +358,9 @@ class TelegramAPIStandIn:
         if token != self.token:
             return self._reply(_error(401, "Unauthorized"))
         queued = self._queued[method.lower()]
-        if queued:
-            return self._reply(queued.popleft())
+        answer = queued.popleft() if queued else None
+        if answer is not None:
+            return self._reply(answer)
         handler = self._methods.get(method.lower())
         if handler is None:
             return self._reply(_error(404, "Not Found"))
@@ -411,6 +433,7 @@ class TelegramAPIStandIn:
             raise _BadRequest("message is too long")
         message = self._message(params)
         message["text"] = text
+        self._chats[str(message["chat"]["id"])].append(message)
         return _ok(message)
 
     async def _send_photo(self, params: Mapping[str, Any]) -> _Response:
@@ -432,6 +455,7 @@ class TelegramAPIStandIn:
         ]
         if caption:
             message["caption"] = str(caption)
+        self._chats[str(message["chat"]["id"])].append(message)
         return _ok(message)
 
     async def _answer_callback_query(self, params: Mapping[str, Any]) -> _Response:
