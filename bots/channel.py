@@ -9,17 +9,19 @@ what its platform does natively.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from types import TracebackType
-from typing import ClassVar, Self
+from typing import Any, ClassVar, Self
 
 from aiohttp import web
 
 from bots.messages import IncomingMessage, Reply, SentMessage
 
-__all__ = ["Channel", "Dispatch", "RetryAfter", "SendError"]
+__all__ = ["Channel", "Dispatch", "RetryAfter", "SendError", "backoff_delays", "stop_task"]
 
 Dispatch = Callable[[IncomingMessage], Awaitable[list[Reply]]]
 """What a channel calls with each incoming message; returns the replies already sent."""
@@ -109,3 +111,20 @@ class Channel(ABC):
         tb: TracebackType | None,
     ) -> None:
         await self.stop()
+
+
+def backoff_delays(start: float = 1.0, limit: float = 30.0) -> Iterator[float]:
+    """Waits between attempts to reach a platform: doubling from ``start`` up to ``limit``."""
+    delay = start
+    while True:
+        yield delay
+        delay = min(delay * 2, limit)
+
+
+async def stop_task(task: asyncio.Task[Any] | None) -> None:
+    """Cancel a channel's background task (polling, registration) and wait until it ended."""
+    if task is None:
+        return
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

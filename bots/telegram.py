@@ -11,7 +11,6 @@ self-hosted Bot API server or a test stand-in works.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import hmac
 import logging
@@ -41,7 +40,7 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from bots import layout
-from bots.channel import Channel, RetryAfter, SendError
+from bots.channel import Channel, RetryAfter, SendError, stop_task
 from bots.messages import (
     Attachment,
     Button,
@@ -252,11 +251,8 @@ class TelegramChannel(Channel):
         self._problem = None
 
     async def stop(self) -> None:
-        if self._polling is not None:
-            self._polling.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._polling
-            self._polling = None
+        await stop_task(self._polling)
+        self._polling = None
         if self._bot is not None:
             await self._bot.session.close()
             self._bot = None

@@ -33,7 +33,7 @@ import hashlib
 import hmac
 import json
 import logging
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from functools import partial
@@ -44,7 +44,7 @@ from aiohttp import web
 from viberbot.api.messages import PictureMessage, TextMessage
 
 from bots import layout
-from bots.channel import Channel, RetryAfter, SendError
+from bots.channel import Channel, RetryAfter, SendError, backoff_delays, stop_task
 from bots.messages import (
     Attachment,
     Button,
@@ -300,13 +300,6 @@ class _Welcome:
 _welcome: ContextVar[_Welcome | None] = ContextVar("viber_welcome", default=None)
 
 
-def _backoff(start: float = 1.0, limit: float = 60.0) -> Iterator[float]:
-    delay = start
-    while True:
-        yield delay
-        delay = min(delay * 2, limit)
-
-
 class ViberChannel(Channel):
     """A Viber bot."""
 
@@ -350,11 +343,8 @@ class ViberChannel(Channel):
             self._registering = asyncio.create_task(self._register(), name="viber-webhook")
 
     async def stop(self) -> None:
-        if self._registering is not None:
-            self._registering.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._registering
-            self._registering = None
+        await stop_task(self._registering)
+        self._registering = None
         if self._http is not None:
             await self._http.close()
             self._http = None
@@ -437,7 +427,7 @@ class ViberChannel(Channel):
     async def _register(self) -> None:
         url = str(self._settings.webhook_url)
         payload = {"url": url, "event_types": EVENT_TYPES, "send_name": True, "send_photo": False}
-        delays = _backoff()
+        delays = backoff_delays(limit=60.0)
         while True:
             try:
                 await self._call("set_webhook", payload)

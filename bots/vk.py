@@ -35,7 +35,7 @@ import json
 import logging
 import secrets
 from collections import deque
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -48,7 +48,7 @@ from vk_api.exceptions import TOO_MANY_RPS_CODE, ApiError, ApiHttpError, VkApiEr
 from vk_api.vk_api import jconfig  # vk-api's own config package (untyped, like vk-api)
 
 from bots import layout
-from bots.channel import Channel, RetryAfter, SendError
+from bots.channel import Channel, RetryAfter, SendError, backoff_delays, stop_task
 from bots.messages import (
     Attachment,
     Button,
@@ -324,13 +324,6 @@ class _MethodsTo(HTTPAdapter):
         )
 
 
-def _backoff(start: float = 1.0, limit: float = 30.0) -> Iterator[float]:
-    delay = start
-    while True:
-        yield delay
-        delay = min(delay * 2, limit)
-
-
 class VkChannel(Channel):
     """A VK community's messages."""
 
@@ -397,11 +390,8 @@ class VkChannel(Channel):
         self._problem = None
 
     async def stop(self) -> None:
-        if self._polling is not None:
-            self._polling.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._polling
-            self._polling = None
+        await stop_task(self._polling)
+        self._polling = None
         if self._http is not None:
             await self._http.close()
             self._http = None
@@ -437,7 +427,7 @@ class VkChannel(Channel):
         if self._api is None:
             msg = "the VK channel is not started"
             raise RuntimeError(msg)
-        delays = _backoff(0.5)
+        delays = backoff_delays(0.5)
         for attempt in range(1, attempts + 1):
             await self._limit.acquire()
             try:
@@ -561,7 +551,7 @@ class VkChannel(Channel):
             log.warning("VK: answering a callback button failed: %s", exc)
 
     async def _poll(self, server: dict[str, Any]) -> None:
-        delays = _backoff()
+        delays = backoff_delays()
         ts = server["ts"]
         while True:
             try:
@@ -581,7 +571,7 @@ class VkChannel(Channel):
                     await self._clock.sleep(next(delays))
                 continue
             self._problem = None
-            delays = _backoff()
+            delays = backoff_delays()
             for update in data.get("updates") or []:
                 await self._take_until_done(update)
             ts = data.get("ts", ts)
@@ -614,7 +604,7 @@ class VkChannel(Channel):
 
     async def _take_until_done(self, update: object) -> None:
         # A failure here is storage being down: retry the same event rather than skip it.
-        delays = _backoff()
+        delays = backoff_delays()
         while True:
             try:
                 if not isinstance(update, Mapping):
