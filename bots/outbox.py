@@ -1,8 +1,10 @@
 """The one guarded path every reply takes to a platform.
 
 Each reply is sent through its channel and recorded with the platform's message id, or with the
-error when the platform refused it (status ``failed``, kept for a retry job). A 429 is waited out
-(``retry_after``) and the send retried a few times rather than dropped.
+error when the platform refused it (status ``failed``). A 429 is waited out (``retry_after``) and
+the send retried a few times rather than dropped. A refusal that may pass (a 5xx, a timeout, a
+429 that did not end) is left to :class:`~bots.retry.RetryJob`; the replies after it in the same
+turn are held back unsent for the job too, so the shopper still reads them in order.
 """
 
 from __future__ import annotations
@@ -23,11 +25,15 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class Delivery:
-    """The fate of one reply: sent (with the platform's id) or failed (with the reason)."""
+    """The fate of one reply: sent (with the platform's id) or failed (with the reason).
+
+    ``attempted`` is False for a reply held back behind an earlier one that failed.
+    """
 
     reply: Reply
     sent: SentMessage | None
     error: SendError | None
+    attempted: bool = True
 
 
 class Outbox:
@@ -50,7 +56,16 @@ class Outbox:
         author: str = "bot",
     ) -> list[Delivery]:
         """Send ``replies`` in order to ``chat_id`` and record every outcome."""
-        deliveries = [await self._send(channel, chat_id, reply) for reply in replies]
+        deliveries: list[Delivery] = []
+        for reply in replies:
+            before = deliveries[-1].error if deliveries else None
+            if before is not None and before.retryable:
+                held = SendError(
+                    "held", "not sent: an earlier reply awaits a retry", retryable=True
+                )
+                deliveries.append(Delivery(reply, None, held, attempted=False))
+            else:
+                deliveries.append(await self._send(channel, chat_id, reply))
         if not deliveries:
             return deliveries
         now = self._clock.now()
@@ -65,6 +80,8 @@ class Outbox:
                     source_id=delivery.sent.source_id if delivery.sent else None,
                     error_code=error.code if error else None,
                     error_description=error.description if error else None,
+                    retryable=error.retryable if error else False,
+                    attempted=delivery.attempted,
                     author=author,
                 )
             await uow.commit()

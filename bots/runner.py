@@ -20,6 +20,7 @@ from bots.channel import Channel
 from bots.outbox import Outbox
 from bots.pipeline import Pipeline
 from bots.registry import ChannelContext, build_channels
+from bots.retry import RetryJob
 from config.catalog import Catalog
 from config.settings import Settings
 from dialogs.bus import EventBus
@@ -65,6 +66,7 @@ class Services:
     outbox: Outbox
     pipeline: Pipeline
     channels: list[Channel]
+    retry: RetryJob
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -120,6 +122,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
     outbox = Outbox(database.uow, clock)
     pipeline = Pipeline(engine, outbox)
     channels = build_channels(ChannelContext(settings, database.uow, clock))
+    retry = RetryJob(database.uow, channels, clock, settings.outbox)
     return Services(
         settings=settings,
         clock=clock,
@@ -132,6 +135,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         outbox=outbox,
         pipeline=pipeline,
         channels=channels,
+        retry=retry,
     )
 
 
@@ -196,6 +200,7 @@ async def _connect(services: Services) -> None:
             name="faq-watch",
         )
     )
+    services._tasks.append(asyncio.create_task(services.retry.run(services._stop), name="retry"))
 
 
 async def _stop(app: web.Application) -> None:

@@ -24,6 +24,7 @@ __all__ = [
     "DatabaseSettings",
     "DialogSettings",
     "FaqSettings",
+    "OutboxSettings",
     "RedisSettings",
     "Settings",
     "TelegramSettings",
@@ -111,6 +112,20 @@ class DialogSettings(_Section):
     default_language: str = "ru"
 
 
+class OutboxSettings(_Section):
+    """Resending replies a platform refused for a passing reason (a 5xx, a timeout, a long 429).
+
+    The retry job looks every ``retry_interval`` seconds. A refused reply is resent at the next
+    look, then after ``backoff`` seconds, doubling up to ``max_backoff``, until it was tried
+    ``max_attempts`` times in all (the first send included).
+    """
+
+    retry_interval: float = Field(default=30.0, gt=0, description="seconds")
+    max_attempts: int = Field(default=5, ge=1)
+    backoff: float = Field(default=30.0, gt=0, description="seconds")
+    max_backoff: float = Field(default=3600.0, gt=0, description="seconds")
+
+
 class Settings(_Section):
     """Everything ``otklik run`` needs; built once by :func:`load_settings`."""
 
@@ -126,6 +141,7 @@ class Settings(_Section):
     webchat: WebChatSettings = WebChatSettings()
     faq: FaqSettings = FaqSettings()
     dialogs: DialogSettings = DialogSettings()
+    outbox: OutboxSettings = OutboxSettings()
 
 
 class ConfigError(Exception):

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.engine import Dialect
@@ -150,6 +151,13 @@ class Message(Base):
             postgresql_where=text("direction = 'in'"),
         ),
         Index("ix_messages_conversation_created", "conversation_id", "id"),
+        # The retry job's queue: only replies waiting for another attempt have a due time.
+        Index(
+            "ix_messages_retry_due",
+            "next_attempt_at",
+            sqlite_where=text("next_attempt_at IS NOT NULL"),
+            postgresql_where=text("next_attempt_at IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(_Id, primary_key=True, autoincrement=True)
@@ -165,6 +173,11 @@ class Message(Base):
     status: Mapped[str] = mapped_column(String(16))  # received | sent | failed
     error_code: Mapped[str | None] = mapped_column(String(32))
     error_description: Mapped[str | None] = mapped_column(Text)
+    # Outgoing only: whether the last refusal may pass (a 5xx, a timeout), how many sends were
+    # tried, and when the retry job tries again (None: nothing to retry, or it gave up).
+    retryable: Mapped[bool] = mapped_column(default=False, server_default=false())
+    attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    next_attempt_at: Mapped[datetime | None]
     raw: Mapped[dict[str, Any] | None]
     created_at: Mapped[datetime]
 

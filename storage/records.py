@@ -6,7 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-__all__ = ["ConversationRef", "HandoffRecord", "StoredMessage"]
+from bots.messages import Reply
+
+__all__ = ["ConversationRef", "HandoffRecord", "PendingReply", "StoredMessage"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +42,21 @@ class StoredMessage:
     source_id: str | None
     error_code: str | None
     created_at: datetime
+    retryable: bool
+    attempts: int
+    next_attempt_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class PendingReply:
+    """A refused reply the retry job has claimed: what to send, where, and how often it was."""
+
+    id: int
+    conversation_id: int
+    channel: str
+    chat_id: str
+    reply: Reply
+    attempts: int
 
 
 @dataclass(frozen=True, slots=True)

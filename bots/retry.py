@@ -1,0 +1,145 @@
+"""The retry job: replies a platform refused for a passing reason are sent again.
+
+The outbox records a refusal that may pass (a 5xx, a timeout, a 429 that did not end) as
+``failed`` and due at once. Every ``outbox.retry_interval`` seconds this job claims the due
+replies, rebuilds each :class:`~bots.messages.Reply` from the stored text and buttons and sends
+it through the same channel. A reply that got through is marked ``sent`` with the platform's id;
+one refused again waits ``backoff`` seconds, doubling up to ``max_backoff``, and after
+``max_attempts`` sends in all it stays ``failed`` and is not tried again. A refusal that will not
+pass (403 blocked, 400, ``unsubscribed``) is never resent.
+
+Order per chat: only the earliest waiting reply of a conversation is due, and the next one of that
+conversation is claimed only after it went through, in the same run. Several workers may run the
+job at once: claimed rows are held (and on PostgreSQL claimed with ``FOR UPDATE SKIP LOCKED``), so
+each reply is sent by one of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+
+from bots.channel import Channel, RetryAfter, SendError
+from config.settings import OutboxSettings
+from dialogs.clock import Clock
+from storage.records import PendingReply
+from storage.uow import UnitOfWork
+
+__all__ = ["CLAIM_HOLD", "RetryJob"]
+
+log = logging.getLogger(__name__)
+
+CLAIM_HOLD = timedelta(minutes=10)
+"""How long a claimed reply is kept from other workers: longer than any send takes (a Telegram
+reply in parts may wait out a few 429s). A worker that dies mid-send leaves the reply to be
+retried after it."""
+
+
+class RetryJob:
+    """Resends refused replies that are due, in order per chat, with exponential backoff."""
+
+    def __init__(
+        self,
+        uow: Callable[[], UnitOfWork],
+        channels: Sequence[Channel],
+        clock: Clock,
+        settings: OutboxSettings,
+        *,
+        batch: int = 100,
+    ) -> None:
+        self._uow = uow
+        self._channels = {channel.name: channel for channel in channels}
+        self._clock = clock
+        self._settings = settings
+        self._batch = batch
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Run :meth:`run_once` every ``retry_interval`` seconds until ``stop`` is set."""
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=self._settings.retry_interval)
+            if stop.is_set():
+                return
+            try:
+                await self.run_once(self._clock.now())
+            except Exception:  # a database blip: the rows stay due, the next run takes them
+                log.exception("the reply retry run failed")
+
+    async def run_once(self, now: datetime) -> int:
+        """Resend the replies due at ``now``; returns how many got through."""
+        if not self._channels:
+            return 0
+        delivered = 0
+        tried = 0
+        while tried < self._batch:
+            async with self._uow() as uow:
+                claimed = await uow.messages.claim_due_for_retry(
+                    now,
+                    channels=self._channels,
+                    hold_until=now + CLAIM_HOLD,
+                    limit=self._batch - tried,
+                )
+                await uow.commit()
+            if not claimed:
+                break
+            tried += len(claimed)
+            sent = [await self._resend(pending, now) for pending in claimed]
+            delivered += sum(sent)
+            if not any(sent):
+                # Nothing went through, so no conversation has a next reply due: done for now.
+                break
+        return delivered
+
+    async def _resend(self, pending: PendingReply, now: datetime) -> bool:
+        if pending.attempts >= self._settings.max_attempts:  # max_attempts was lowered
+            async with self._uow() as uow:
+                await uow.messages.stop_retrying(pending.id)
+                await uow.commit()
+            return False
+        channel = self._channels[pending.channel]
+        wait = 0.0
+        try:
+            sent = await channel.send(pending.chat_id, pending.reply)
+        except RetryAfter as exc:
+            error: SendError = exc
+            wait = exc.seconds
+        except SendError as exc:
+            error = exc
+        except Exception as exc:  # a network failure must not stop the other chats' retries
+            log.exception("%s chat %s: resend failed", channel.name, pending.chat_id)
+            error = SendError("error", repr(exc), retryable=True)
+        else:
+            async with self._uow() as uow:
+                await uow.messages.mark_resent(pending.id, sent.source_id)
+                await uow.commit()
+            log.info("%s chat %s: reply %d resent", channel.name, pending.chat_id, pending.id)
+            return True
+        next_attempt_at = self._next_attempt(pending.attempts + 1, error, wait, now)
+        if next_attempt_at is None:
+            log.warning(
+                "%s chat %s: reply %d given up after %d attempts: %s",
+                channel.name,
+                pending.chat_id,
+                pending.id,
+                pending.attempts + 1,
+                error,
+            )
+        async with self._uow() as uow:
+            await uow.messages.mark_resend_failed(
+                pending.id, error.code, error.description, next_attempt_at=next_attempt_at
+            )
+            await uow.commit()
+        return False
+
+    def _next_attempt(
+        self, attempts: int, error: SendError, wait: float, now: datetime
+    ) -> datetime | None:
+        """When to try again after ``attempts`` sends, the last refused with ``error``."""
+        if not error.retryable or attempts >= self._settings.max_attempts:
+            return None
+        # The first resend was attempt 2: it waited one run; later ones back off exponentially.
+        delay = min(self._settings.backoff * 2 ** max(attempts - 2, 0), self._settings.max_backoff)
+        return now + timedelta(seconds=max(delay, wait))

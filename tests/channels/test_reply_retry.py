@@ -1,0 +1,286 @@
+"""The retry job: replies Telegram refused for a passing reason arrive later, once and in order.
+
+Failures come from the Telegram stand-in at the HTTP boundary; the job is driven by calling
+``run_once(now)`` with the test's clock, so nothing sleeps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from bots.messages import Button, IncomingMessage, Reply
+from bots.retry import RetryJob
+from bots.telegram import TelegramChannel
+from config.settings import OutboxSettings
+from dialogs.clock import ManualClock
+from storage.database import Database
+from storage.records import StoredMessage
+from tests.channels.test_telegram_delivery import (
+    ANNA,
+    BLOCKED,
+    WEBHOOK_URL,
+    conversation,
+    deliver,
+    shopper_writes,
+)
+from tests.conftest import AppHarness, SettingsFactory
+from tests.fakes.telegram_api import TelegramAPIStandIn, fixture_update
+
+BAD_GATEWAY = "Bad Gateway"
+NO_JOB = {"OTKLIK_OUTBOX__RETRY_INTERVAL": "3600"}
+"""The app's own job would look only after an hour: tests call ``run_once`` themselves."""
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[TelegramAPIStandIn]:
+    async with TelegramAPIStandIn() as server:
+        yield server
+
+
+async def start_bot(
+    api: TelegramAPIStandIn,
+    start_app: Any,
+    make_settings: SettingsFactory,
+    clock: ManualClock,
+    **environ: str,
+) -> AppHarness:
+    env = api.env(TELEGRAM_WEBHOOK_URL=WEBHOOK_URL, **NO_JOB, **environ)
+    app: AppHarness = await start_app(make_settings(**env), clock=clock)
+    return app
+
+
+@pytest.fixture
+async def bot(
+    api: TelegramAPIStandIn, start_app: Any, make_settings: SettingsFactory, clock: ManualClock
+) -> AppHarness:
+    return await start_bot(api, start_app, make_settings, clock, OTKLIK_OUTBOX__MAX_ATTEMPTS="3")
+
+
+async def outgoing(bot: AppHarness) -> list[StoredMessage]:
+    return [m for m in await conversation(bot) if m.direction == "out"]
+
+
+async def test_a_reply_refused_with_502_is_delivered_on_the_next_run(
+    api: TelegramAPIStandIn, bot: AppHarness, clock: ManualClock
+) -> None:
+    api.fail("sendMessage", 502, BAD_GATEWAY)
+    await shopper_writes(bot, api, fixture_update("message_start"))
+    [refused] = await outgoing(bot)
+    assert (refused.status, refused.error_code, refused.retryable) == (
+        "failed",
+        "unavailable",
+        True,
+    )
+    assert api.chat(ANNA) == []
+
+    clock.advance(30)
+    assert await bot.services.retry.run_once(clock.now()) == 1
+
+    first_try, second_try = api.calls("sendMessage")
+    assert first_try.params == second_try.params, "the same text and buttons, rebuilt"
+    [shown] = api.chat(ANNA)
+    [reply] = await outgoing(bot)
+    assert (reply.id, reply.status, reply.error_code) == (refused.id, "sent", None)
+    assert reply.source_id == f"{ANNA}:{shown['message_id']}"
+    assert (reply.attempts, reply.retryable, reply.next_attempt_at) == (2, False, None)
+    assert await bot.services.retry.run_once(clock.now()) == 0
+    assert len(api.calls("sendMessage")) == 2, "sent once, never again"
+
+
+async def test_a_bot_blocked_by_the_shopper_is_never_retried(
+    api: TelegramAPIStandIn, bot: AppHarness, clock: ManualClock
+) -> None:
+    api.fail("sendMessage", 403, BLOCKED)
+    await shopper_writes(bot, api, fixture_update("message_start"))
+
+    for _ in range(3):
+        clock.advance(3600)
+        assert await bot.services.retry.run_once(clock.now()) == 0
+
+    assert len(api.calls("sendMessage")) == 1
+    [reply] = await outgoing(bot)
+    assert (reply.status, reply.error_code, reply.retryable, reply.attempts) == (
+        "failed",
+        "403",
+        False,
+        1,
+    )
+
+
+async def test_a_reply_still_refused_backs_off_and_is_given_up_after_max_attempts(
+    api: TelegramAPIStandIn, bot: AppHarness, clock: ManualClock
+) -> None:
+    for _ in range(3):
+        api.fail("sendMessage", 502, BAD_GATEWAY)
+    await shopper_writes(bot, api, fixture_update("message_start"))
+    job = bot.services.retry
+    start = clock.now()
+
+    await job.run_once(clock.now())  # attempt 2 of 3: refused, next in 30 s (the backoff)
+    [waiting] = await outgoing(bot)
+    assert (waiting.attempts, waiting.next_attempt_at) == (2, start + timedelta(seconds=30))
+    clock.advance(29)
+    await job.run_once(clock.now())
+    assert len(api.calls("sendMessage")) == 2, "not due yet"
+    clock.advance(1)
+    await job.run_once(clock.now())  # attempt 3 of 3: refused, given up
+    clock.advance(24 * 3600)
+    await job.run_once(clock.now())
+
+    assert len(api.calls("sendMessage")) == 3
+    assert api.chat(ANNA) == []
+    [given_up] = await outgoing(bot)
+    assert (given_up.status, given_up.error_code, given_up.attempts) == (
+        "failed",
+        "unavailable",
+        3,
+    )
+    assert (given_up.retryable, given_up.next_attempt_at) == (False, None)
+
+
+async def test_the_backoff_doubles_between_refusals(
+    api: TelegramAPIStandIn,
+    start_app: Any,
+    make_settings: SettingsFactory,
+    clock: ManualClock,
+) -> None:
+    bot = await start_bot(api, start_app, make_settings, clock, OTKLIK_OUTBOX__BACKOFF="10")
+    for _ in range(4):
+        api.fail("sendMessage", 502, BAD_GATEWAY)
+    await shopper_writes(bot, api, fixture_update("message_start"))
+    waits = []
+    for _ in range(3):
+        await bot.services.retry.run_once(clock.now())
+        [reply] = await outgoing(bot)
+        assert reply.next_attempt_at is not None
+        waits.append((reply.next_attempt_at - clock.now()).total_seconds())
+        clock.advance(waits[-1])
+
+    assert waits == [10, 20, 40]
+    await bot.services.retry.run_once(clock.now())
+    assert (await outgoing(bot))[0].status == "sent"
+
+
+async def test_two_replies_of_one_chat_are_resent_in_order(
+    api: TelegramAPIStandIn, bot: AppHarness, clock: ManualClock
+) -> None:
+    await shopper_writes(bot, api, fixture_update("message_start"))  # the menu gets through
+    api.fail("sendMessage", 502, BAD_GATEWAY)
+    api.fail("sendMessage", 502, BAD_GATEWAY)  # the first resend fails again
+    replies = [Reply("Первый ответ"), Reply("Второй ответ", buttons=((Button("Ок", "ok"),),))]
+    async with bot.services.database.uow() as uow:
+        conversation_id = await uow.conversations.find_by_chat("telegram", ANNA)
+    assert conversation_id is not None
+
+    first, second = await bot.services.outbox.deliver(
+        bot.services.channel("telegram"), conversation_id, ANNA, replies
+    )
+    codes = [delivery.error.code if delivery.error else None for delivery in (first, second)]
+    assert codes == ["unavailable", "held"], "the second is not sent ahead of the first"
+    await bot.services.retry.run_once(clock.now())
+    assert [m["text"] for m in api.chat(ANNA)[1:]] == [], "the second waits behind the first"
+    clock.advance(30)
+    assert await bot.services.retry.run_once(clock.now()) == 2
+
+    assert [m["text"] for m in api.chat(ANNA)[1:]] == ["Первый ответ", "Второй ответ"]
+    _menu, *resent = await outgoing(bot)
+    assert [(m.text, m.status, m.attempts) for m in resent] == [
+        ("Первый ответ", "sent", 3),
+        ("Второй ответ", "sent", 1),
+    ]
+
+
+async def test_the_app_runs_the_job_every_retry_interval(
+    api: TelegramAPIStandIn, start_app: Any, make_settings: SettingsFactory, clock: ManualClock
+) -> None:
+    env = api.env(TELEGRAM_WEBHOOK_URL=WEBHOOK_URL, OTKLIK_OUTBOX__RETRY_INTERVAL="0.05")
+    bot: AppHarness = await start_app(make_settings(**env), clock=clock)
+    api.fail("sendMessage", 502, BAD_GATEWAY)
+
+    await shopper_writes(bot, api, fixture_update("message_start"))
+    await api.next_call("sendMessage")  # refused
+    resent = await api.next_call("sendMessage")  # by the app's own job, nobody called it
+
+    assert api.chat(ANNA)[0]["text"] == resent.params["text"]
+
+
+async def test_a_delivery_goes_on_in_order_after_the_last_wait_of_a_429(
+    api: TelegramAPIStandIn, bot: AppHarness, clock: ManualClock
+) -> None:
+    await shopper_writes(bot, api, fixture_update("message_start"))
+    for _ in range(5):  # the outbox tries 4 times, the job's first resend is refused too
+        api.fail("sendMessage", 429, "Too Many Requests: retry after 120", retry_after=120)
+
+    delivery = await deliver(bot, Reply("Ответ после паузы"))
+    assert (delivery.error.code if delivery.error else None) == "429"
+    clock.advance(1)
+    await bot.services.retry.run_once(clock.now())  # refused again: wait what Telegram asked
+    [_menu, waiting] = await outgoing(bot)
+    assert waiting.next_attempt_at == clock.now() + timedelta(seconds=120)
+    clock.advance(120)
+    await bot.services.retry.run_once(clock.now())
+
+    assert [m["text"] for m in api.chat(ANNA)[1:]] == ["Ответ после паузы"]
+
+
+# --- several workers on PostgreSQL -------------------------------------------------------
+
+
+CHATS = [str(5550000 + n) for n in range(8)]
+T0 = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
+
+
+async def test_two_workers_retrying_at_once_on_postgres_send_each_reply_once_in_order(
+    api: TelegramAPIStandIn, make_settings: SettingsFactory, postgres_url: str
+) -> None:
+    worker_a, worker_b = Database(postgres_url), Database(postgres_url)
+    await worker_a.upgrade()
+    for chat in CHATS:
+        message = IncomingMessage(channel="telegram", chat_id=chat, user_id=chat, text="hi")
+        async with worker_a.uow() as uow:
+            ref = await uow.conversations.file_incoming(message, T0)
+            for number in (1, 2):
+                await uow.messages.add_outgoing(
+                    ref.conversation_id,
+                    "telegram",
+                    Reply(f"{chat}: ответ {number}"),
+                    T0,
+                    source_id=None,
+                    error_code="unavailable",
+                    error_description=BAD_GATEWAY,
+                    retryable=True,
+                )
+            await uow.commit()
+    settings = make_settings(**api.env(TELEGRAM_WEBHOOK_URL=WEBHOOK_URL))
+    clock = ManualClock(T0)
+
+    async def drain(database: Database, channel: TelegramChannel) -> int:
+        job = RetryJob(database.uow, [channel], clock, OutboxSettings(), batch=2)
+        delivered = 0
+        while sent := await job.run_once(T0):
+            delivered += sent
+        return delivered
+
+    try:
+        async with (
+            TelegramChannel(settings.telegram, clock=clock) as channel_a,
+            TelegramChannel(settings.telegram, clock=clock) as channel_b,
+        ):
+            by_a, by_b = await asyncio.gather(
+                drain(worker_a, channel_a), drain(worker_b, channel_b)
+            )
+    finally:
+        await worker_a.dispose()
+        await worker_b.dispose()
+
+    assert by_a + by_b == 2 * len(CHATS)
+    assert min(by_a, by_b) > 0, "both workers took part"
+    texts = [str(call.params["text"]) for call in api.calls("sendMessage")]
+    assert sorted(texts) == sorted(f"{c}: ответ {n}" for c in CHATS for n in (1, 2)), "each once"
+    for chat in CHATS:
+        assert [m["text"] for m in api.chat(chat)] == [f"{chat}: ответ 1", f"{chat}: ответ 2"]
