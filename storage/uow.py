@@ -9,11 +9,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.customers import CustomerRepository
 from storage.faq_records import FaqRecordRepository
+from storage.messages import MessageRepository
 from storage.repositories import (
     ConversationRepository,
     FeedbackRepository,
     HandoffRepository,
-    MessageRepository,
 )
 
 __all__ = ["UnitOfWork"]
