@@ -14,6 +14,7 @@ from bots.channel import Channel
 from bots.webchat import WebChatChannel
 from config.settings import ConfigError, Settings
 from dialogs.clock import Clock
+from storage.ratelimit import RateLimiter
 from storage.uow import UnitOfWork
 
 __all__ = ["CHANNELS", "ChannelContext", "build_channels"]
@@ -26,11 +27,14 @@ class ChannelContext:
     settings: Settings
     uow: Callable[[], UnitOfWork]
     clock: Clock
+    limiter: RateLimiter
 
 
 def _webchat(context: ChannelContext) -> Channel | None:
     settings = context.settings.webchat
-    return WebChatChannel(context.uow, title=settings.title) if settings.enabled else None
+    if not settings.enabled:
+        return None
+    return WebChatChannel(context.uow, settings, limiter=context.limiter, clock=context.clock)
 
 
 def _telegram(context: ChannelContext) -> Channel | None:

@@ -40,6 +40,7 @@ from faq.service import FaqService
 from handoff.desk import HandoffDesk
 from storage.database import Database, DatabaseUnavailable, SchemaOutdated
 from storage.locks import ConversationLock, MemoryConversationLock, RedisConversationLock
+from storage.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from storage.state import KeyBuilder, MemoryStateStore, RedisStateStore, StateStore
 
 __all__ = ["SERVICES", "Services", "StartupError", "build_app", "build_services"]
@@ -121,7 +122,8 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
     )
     outbox = Outbox(database.uow, clock)
     pipeline = Pipeline(engine, outbox)
-    channels = build_channels(ChannelContext(settings, database.uow, clock))
+    limiter: RateLimiter = RedisRateLimiter(redis) if redis is not None else MemoryRateLimiter()
+    channels = build_channels(ChannelContext(settings, database.uow, clock, limiter))
     retry = RetryJob(database.uow, channels, clock, settings.outbox)
     return Services(
         settings=settings,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 import secrets
 from collections.abc import Callable
@@ -21,6 +22,9 @@ from aiohttp import web
 
 from bots.channel import Channel
 from bots.messages import IncomingMessage, Reply, SentMessage
+from config.settings import WebChatSettings
+from dialogs.clock import Clock
+from storage.ratelimit import Limit, RateLimiter
 from storage.records import StoredMessage
 from storage.uow import UnitOfWork
 
@@ -38,10 +42,20 @@ class WebChatChannel(Channel):
 
     name: ClassVar[str] = "webchat"
 
-    def __init__(self, uow: Callable[[], UnitOfWork], *, title: str = "otklik") -> None:
+    def __init__(
+        self,
+        uow: Callable[[], UnitOfWork],
+        settings: WebChatSettings,
+        *,
+        limiter: RateLimiter,
+        clock: Clock,
+    ) -> None:
         super().__init__()
         self._uow = uow
-        self._title = title
+        self._title = settings.title
+        self._limiter = limiter
+        self._clock = clock
+        self._per_visitor = Limit(settings.messages_per_minute, 60)
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_get("/", self._page)
@@ -62,11 +76,25 @@ class WebChatChannel(Channel):
         return web.Response(text=_static("widget.js"), content_type="application/javascript")
 
     async def _new_visitor(self, request: web.Request) -> web.Response:
+        # Not limited per address: behind a reverse proxy every visitor shares the proxy's.
         return web.json_response({"visitor_id": secrets.token_urlsafe(24)})
+
+    async def _throttle(self, key: str, limit: Limit) -> None:
+        """Refuse with 429 and ``Retry-After`` once ``key`` used up its limit (a flood, a bot)."""
+        wait = await self._limiter.hit(key, limit, self._clock.now())
+        if wait > 0:
+            seconds = math.ceil(wait)
+            log.warning("web chat: %s is over its limit; refused for %d s", key, seconds)
+            raise web.HTTPTooManyRequests(
+                text=json.dumps({"error": f"too many requests; try again in {seconds} s"}),
+                content_type="application/json",
+                headers={"Retry-After": str(seconds)},
+            )
 
     async def _message(self, request: web.Request) -> web.Response:
         body = await _json_object(request)
         visitor = _visitor(body.get("visitor_id"))
+        await self._throttle(f"webchat:messages:{visitor}", self._per_visitor)
         text = body.get("text", "")
         payload = body.get("payload")
         language = body.get("language")

@@ -95,6 +95,7 @@ class WebChatSettings(_Section):
 
     enabled: bool = True
     title: str = "otklik"
+    messages_per_minute: int = Field(default=30, gt=0, description="per visitor")
 
 
 class FaqSettings(_Section):

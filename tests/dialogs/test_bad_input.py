@@ -167,3 +167,25 @@ async def test_a_failing_flow_becomes_an_apology_and_the_message_is_kept(
     async with database.uow() as uow:
         stored = await uow.messages.history(result.conversation_id)
     assert [m.text for m in stored] == ["где мой заказ?"]
+
+
+async def test_a_visitor_flooding_the_web_chat_is_slowed_down_then_let_back_in(
+    make_settings: SettingsFactory, start_app, clock: Any
+) -> None:
+    app = await start_app(make_settings(OTKLIK_WEBCHAT__MESSAGES_PER_MINUTE="3"), clock)
+    shopper = WebChatShopper(app.client)
+    for _ in range(3):
+        await shopper.send("/start")
+
+    flood = await app.client.post(
+        "/api/webchat/messages", json={"visitor_id": shopper.visitor_id, "text": "ещё"}
+    )
+    other = await WebChatShopper(app.client).send("/start")
+    clock.advance(int(flood.headers["Retry-After"]))
+    later = await shopper.send("меню")
+
+    assert flood.status == 429
+    assert 0 < int(flood.headers["Retry-After"]) <= 60
+    assert "try again" in (await flood.json())["error"]
+    assert "Здравствуйте" in texts_of(other)
+    assert "Чем могу помочь" in texts_of(later)
