@@ -25,19 +25,19 @@ Usage::
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import itertools
 import json
 import time
-from collections import defaultdict, deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from aiohttp import web
+
+from tests.fakes.base import BaseApiStandIn
 
 __all__ = [
     "FIXTURES",
@@ -160,25 +160,22 @@ class _BadRequest(Exception):
 Handler = Callable[[Mapping[str, Any]], Awaitable[_Response]]
 
 
-class TelegramAPIStandIn:
-    """An aiohttp app that answers Bot API calls and records them per method."""
+class TelegramAPIStandIn(BaseApiStandIn[ApiCall, _Response | None]):
+    """An aiohttp app that answers Bot API calls and records them per method.
+
+    Methods are case-insensitive, as in the Bot API: calls are recorded and answers queued under
+    the lower-cased name. A queued None stands for the default answer (``respond(after=)``).
+    """
 
     def __init__(self, token: str = TOKEN, *, host: str = "127.0.0.1") -> None:
+        super().__init__(host=host)
         self.token = token
-        self.host = host
         self.webhook: dict[str, Any] | None = None
-        self._calls: list[ApiCall] = []
-        self._cursors: dict[str, int] = defaultdict(int)
-        self._queued: dict[str, deque[_Response | None]] = defaultdict(deque)  # None: default
         self._chats: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self._updates: list[dict[str, Any]] = []
         self._confirmed = 0
         self._update_ids = itertools.count(700000001)
         self._message_ids: dict[int | str, itertools.count[int]] = {}
-        self._changed = asyncio.Event()
-        self._closing = False
-        self._runner: web.AppRunner | None = None
-        self._port: int | None = None
         self._methods: dict[str, Handler] = {
             "getme": self._get_me,
             "getupdates": self._get_updates,
@@ -190,15 +187,7 @@ class TelegramAPIStandIn:
             "answercallbackquery": self._answer_callback_query,
         }
 
-    # lifecycle ---------------------------------------------------------------------------
-
-    @property
-    def url(self) -> str:
-        """The base URL to give the bot as ``TELEGRAM_API_URL``."""
-        if self._port is None:
-            msg = "the stand-in is not started"
-            raise RuntimeError(msg)
-        return f"http://{self.host}:{self._port}"
+    # configuration -----------------------------------------------------------------------
 
     def webhook_headers(self) -> dict[str, str]:
         """The headers Telegram sends with each webhook POST: the registered secret token."""
@@ -217,35 +206,6 @@ class TelegramAPIStandIn:
         app = web.Application(client_max_size=50 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
         return app
-
-    async def start(self, port: int = 0) -> None:
-        """Listen on ``host`` and ``port`` (0: a free one)."""
-        self._runner = web.AppRunner(self.app(), access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, port)
-        await site.start()
-        addresses = self._runner.addresses
-        self._port = int(addresses[0][1])
-
-    async def close(self) -> None:
-        """Release every waiting long poll, then stop listening."""
-        self._closing = True
-        self._notify()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     # what the test arranges --------------------------------------------------------------
 
@@ -268,9 +228,7 @@ class TelegramAPIStandIn:
         It is the next call not yet spoken for by earlier ``respond`` calls, or the one after
         ``after`` more calls that get the default answer.
         """
-        queued = self._queued[method.lower()]
-        queued.extend([None] * after)
-        queued.append(_Response(status, body))
+        self._queue(method.lower(), *[None] * after, _Response(status, body))
 
     def fail(
         self,
@@ -291,8 +249,8 @@ class TelegramAPIStandIn:
     def calls(self, method: str | None = None) -> list[ApiCall]:
         """Every call so far, or those of ``method``, oldest first."""
         if method is None:
-            return list(self._calls)
-        return [call for call in self._calls if call.method.lower() == method.lower()]
+            return list(self._log)
+        return list(self._calls.get(method.lower(), []))
 
     def chat(self, chat_id: int | str) -> list[dict[str, Any]]:
         """The messages the bot got into ``chat_id`` (sent and accepted), oldest first."""
@@ -300,19 +258,12 @@ class TelegramAPIStandIn:
 
     def methods(self) -> list[str]:
         """The methods called so far, in order."""
-        return [call.method for call in self._calls]
+        return [call.method for call in self._log]
 
     async def next_call(self, method: str, *, within: float = 5.0) -> ApiCall:
         """The first call of ``method`` not yet returned by this function, waiting for it."""
-        key = method.lower()
-
-        def available() -> bool:
-            return len(self.calls(method)) > self._cursors[key]
-
-        await self._wait(available, within, f"no new {method} call")
-        call = self.calls(method)[self._cursors[key]]
-        self._cursors[key] += 1
-        return call
+        with self._failing(f"no new {method} call", within):
+            return await self._next_call(method.lower(), within)
 
     async def confirmed(self, update_id: int, *, within: float = 5.0) -> None:
         """Wait until the bot polls with an offset past ``update_id``: it finished that update.
@@ -320,29 +271,17 @@ class TelegramAPIStandIn:
         That is Telegram's own acknowledgement, and in this bot it comes only after the
         update's replies were sent and stored.
         """
-        await self._wait(
-            lambda: self._confirmed >= update_id,
-            within,
-            f"update {update_id} was not confirmed by a later getUpdates",
-        )
+        with self._failing(f"update {update_id} was not confirmed by a later getUpdates", within):
+            await self._wait_for(lambda: self._confirmed >= update_id, within)
 
-    async def _wait(self, predicate: Callable[[], bool], within: float, what: str) -> None:
+    @contextlib.contextmanager
+    def _failing(self, what: str, within: float) -> Iterator[None]:
+        """Turn a missed deadline into an AssertionError that lists the calls so far."""
         try:
-            async with asyncio.timeout(within):
-                await self._until(predicate)
+            yield
         except TimeoutError:
             msg = f"{what} within {within} s; calls so far: {self.methods()}"
             raise AssertionError(msg) from None
-
-    async def _until(self, predicate: Callable[[], bool]) -> None:
-        # No await between the check and taking the event, so no change can slip in between.
-        while not predicate():
-            await self._changed.wait()
-
-    def _notify(self) -> None:
-        """Wake everything waiting for a change (calls, updates, closing)."""
-        self._changed.set()
-        self._changed = asyncio.Event()
 
     # the HTTP side -----------------------------------------------------------------------
 
@@ -353,12 +292,10 @@ class TelegramAPIStandIn:
             params = await parse_params(request)
         except (ValueError, UnicodeDecodeError):
             return self._reply(_error(400, "Bad Request: can't parse request parameters"))
-        self._calls.append(ApiCall(method, params, token))
-        self._notify()
+        self._record(method.lower(), ApiCall(method, params, token))
         if token != self.token:
             return self._reply(_error(401, "Unauthorized"))
-        queued = self._queued[method.lower()]
-        answer = queued.popleft() if queued else None
+        answer = self._planned(method.lower())
         if answer is not None:
             return self._reply(answer)
         handler = self._methods.get(method.lower())
@@ -394,8 +331,9 @@ class TelegramAPIStandIn:
         if timeout > 0:
             # A long poll: return as soon as an update is queued, or empty at the timeout.
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(timeout):
-                    await self._until(lambda: bool(self._updates) or self._closing)
+                await self._wait_for(
+                    lambda: bool(self._updates) or self._closing.is_set(), timeout
+                )
         return _ok(self._updates[:limit])
 
     async def _set_webhook(self, params: Mapping[str, Any]) -> _Response:

@@ -16,18 +16,17 @@ Shoppers' callbacks are built by the functions below and signed with viberbot's 
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import json
-from collections import defaultdict, deque
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import aiohttp
 from aiohttp import ClientResponse, web
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 from viberbot import Api, BotConfiguration
+
+from tests.fakes.base import BaseApiStandIn
 
 __all__ = [
     "TOKEN",
@@ -65,40 +64,31 @@ class _Answer:
     hang: bool = False
 
 
-class ViberApiStandIn:
+class ViberApiStandIn(BaseApiStandIn[dict[str, Any], _Answer]):
     """The Viber REST bot API on a local port, under ``/pa``."""
 
     def __init__(self, token: str = TOKEN, *, check_webhook: bool = False) -> None:
+        super().__init__()
         self.token = token
         self.check_webhook = check_webhook
-        self.calls: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self.webhook: str | None = None
-        self._answers: dict[str, deque[_Answer]] = defaultdict(deque)
-        self._read: dict[str, int] = defaultdict(int)
         self._tokens = itertools.count(5491000000000000001)
-        self._changed = asyncio.Condition()
-        self._closing = asyncio.Event()
+
+    def app(self) -> web.Application:
+        """The REST endpoints as an aiohttp app."""
         app = web.Application()
         app.router.add_post("/pa/{endpoint}", self._endpoint)
-        app.on_shutdown.append(self._release)
-        self._server = TestServer(app)
+        return app
 
-    async def __aenter__(self) -> Self:
-        await self._server.start_server()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self._server.close()
+    @property
+    def calls(self) -> dict[str, list[dict[str, Any]]]:
+        """The calls so far per endpoint, each oldest first."""
+        return self._calls
 
     @property
     def api_url(self) -> str:
         """What ``VIBER_API_URL`` should be."""
-        return str(self._server.make_url("/pa"))
+        return f"{self.url}/pa"
 
     def env(self, **extra: str) -> dict[str, str]:
         """Environment variables that point a bot at this stand-in."""
@@ -119,7 +109,7 @@ class ViberApiStandIn:
         ``hang`` never answers, so the client times out.
         """
         body = None if status is None else {"status": status, "status_message": status_message}
-        self._answers[endpoint].append(_Answer(body, http_status, hang))
+        self._queue(endpoint, _Answer(body, http_status, hang))
 
     @property
     def sent(self) -> list[dict[str, Any]]:
@@ -128,21 +118,11 @@ class ViberApiStandIn:
 
     async def next_call(self, endpoint: str, within: float = 5.0) -> dict[str, Any]:
         """The next call of ``endpoint`` not yet returned here; TimeoutError after ``within`` s."""
-        async with asyncio.timeout(within):
-            async with self._changed:
-                await self._changed.wait_for(
-                    lambda: len(self.calls[endpoint]) > self._read[endpoint]
-                )
-        call = self.calls[endpoint][self._read[endpoint]]
-        self._read[endpoint] += 1
-        return call
+        return await self._next_call(endpoint, within)
 
     async def next_message(self, within: float = 5.0) -> dict[str, Any]:
         """The next ``send_message`` call."""
         return await self.next_call("send_message", within)
-
-    async def _release(self, app: web.Application) -> None:
-        self._closing.set()
 
     async def _endpoint(self, request: web.Request) -> web.Response:
         endpoint = request.match_info["endpoint"]
@@ -150,10 +130,8 @@ class ViberApiStandIn:
             body = await request.json()
         except ValueError:
             return web.json_response({"status": 3, "status_message": "badData"})
-        async with self._changed:
-            self.calls[endpoint].append(body)
-            self._changed.notify_all()
-        planned = self._answers[endpoint].popleft() if self._answers[endpoint] else _Answer()
+        self._record(endpoint, body)
+        planned = self._planned(endpoint) or _Answer()
         if planned.http_status is not None:
             return web.Response(status=planned.http_status, text="Service Unavailable")
         if planned.hang:

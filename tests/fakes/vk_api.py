@@ -13,16 +13,16 @@ would actually see.
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import itertools
 import json
-from collections import defaultdict, deque
+from collections import deque
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from aiohttp import web
-from aiohttp.test_utils import TestServer
+
+from tests.fakes.base import BaseApiStandIn
 
 __all__ = [
     "GROUP_ID",
@@ -48,46 +48,32 @@ class _Answer:
     hang: bool = False
 
 
-class VkApiStandIn:
+class VkApiStandIn(BaseApiStandIn[dict[str, str], _Answer]):
     """The VK API and its long-poll server on one local port."""
 
     def __init__(self, *, group_id: int = GROUP_ID, token: str = TOKEN) -> None:
+        super().__init__()
         self.group_id = group_id
         self.token = token
-        self.calls: dict[str, list[dict[str, str]]] = defaultdict(list)
         self.delivered: list[dict[str, str]] = []
-        self._answers: dict[str, deque[_Answer]] = defaultdict(deque)
-        self._read: dict[str, int] = defaultdict(int)
         self._sent: dict[tuple[str, str], int] = {}
         self._message_ids = itertools.count(1001)
         self._updates: list[dict[str, Any]] = []
         self._long_poll_failures: deque[int] = deque()
         self._key = "key-1"
         self._keys = itertools.count(2)
-        self._changed = asyncio.Condition()
-        self._closing = asyncio.Event()
+
+    def app(self) -> web.Application:
+        """The API methods and the long-poll server as one aiohttp app."""
         app = web.Application()
         app.router.add_post("/method/{method}", self._method)
         app.router.add_get("/long-poll", self._long_poll)
-        app.on_shutdown.append(self._release)
-        self._server = TestServer(app)
-
-    async def __aenter__(self) -> Self:
-        await self._server.start_server()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self._server.close()
+        return app
 
     @property
-    def url(self) -> str:
-        """The server's base URL."""
-        return str(self._server.make_url("")).rstrip("/")
+    def calls(self) -> dict[str, list[dict[str, str]]]:
+        """The calls so far per method (and :data:`LONG_POLL`), each oldest first."""
+        return self._calls
 
     @property
     def api_url(self) -> str:
@@ -119,30 +105,23 @@ class VkApiStandIn:
         ``hang`` does what the call asks, then never answers: the client times out as if the
         answer was lost on the way. ``method`` may be :data:`LONG_POLL` (``http_status`` only).
         """
-        self._answers[method].append(_Answer(result, error, http_status, hang))
+        self._queue(method, _Answer(result, error, http_status, hang))
 
     async def push(self, *events: dict[str, Any]) -> None:
         """Deliver community events to whoever long-polls."""
-        async with self._changed:
-            self._updates.extend(events)
-            self._changed.notify_all()
+        self._updates.extend(events)
+        self._notify()
 
     async def fail_long_poll(self, code: int) -> None:
         """Answer the next long-poll request with ``{"failed": code}`` (1, 2 or 3)."""
-        async with self._changed:
-            self._long_poll_failures.append(code)
-            self._changed.notify_all()
+        self._long_poll_failures.append(code)
+        self._notify()
 
     # -- observing -----------------------------------------------------------------------------
 
     async def next_call(self, method: str, within: float = 5.0) -> dict[str, str]:
         """The next call of ``method`` not yet returned here; TimeoutError after ``within`` s."""
-        async with asyncio.timeout(within):
-            async with self._changed:
-                await self._changed.wait_for(lambda: len(self.calls[method]) > self._read[method])
-        call = self.calls[method][self._read[method]]
-        self._read[method] += 1
-        return call
+        return await self._next_call(method, within)
 
     async def consumed(self, within: float = 5.0) -> None:
         """Wait until the bot long-polls past every event pushed so far (it has handled them)."""
@@ -151,8 +130,7 @@ class VkApiStandIn:
         def past() -> bool:
             return any(int(poll.get("ts") or 0) >= pushed for poll in self.calls[LONG_POLL])
 
-        async with asyncio.timeout(within), self._changed:
-            await self._changed.wait_for(past)
+        await self._wait_for(past, within)
 
     async def next_message(self, within: float = 5.0) -> dict[str, str]:
         """The next ``messages.send`` call."""
@@ -167,18 +145,11 @@ class VkApiStandIn:
 
     # -- the server ----------------------------------------------------------------------------
 
-    async def _release(self, app: web.Application) -> None:
-        self._closing.set()
-        async with self._changed:
-            self._changed.notify_all()
-
     async def _method(self, request: web.Request) -> web.StreamResponse:
         method = request.match_info["method"]
         params = {key: str(value) for key, value in (await request.post()).items()}
-        async with self._changed:
-            self.calls[method].append(params)
-            self._changed.notify_all()
-        planned = self._answers[method].popleft() if self._answers[method] else _Answer()
+        self._record(method, params)
+        planned = self._planned(method) or _Answer()
         if planned.http_status is not None:
             return web.Response(status=planned.http_status, text="Bad Gateway")
         if params.get("access_token") != self.token:
@@ -218,10 +189,8 @@ class VkApiStandIn:
 
     async def _long_poll(self, request: web.Request) -> web.Response:
         query = dict(request.query)
-        async with self._changed:
-            self.calls[LONG_POLL].append(query)
-            self._changed.notify_all()
-        planned = self._answers[LONG_POLL].popleft() if self._answers[LONG_POLL] else _Answer()
+        self._record(LONG_POLL, query)
+        planned = self._planned(LONG_POLL) or _Answer()
         if planned.http_status is not None:
             return web.Response(status=planned.http_status, text="Bad Gateway")
         if self._long_poll_failures:
@@ -233,18 +202,15 @@ class VkApiStandIn:
             return web.json_response({"failed": 2})
         seen = int(query.get("ts", "0"))
         wait = float(query.get("wait", "25"))
-        async with self._changed:
-            try:
-                async with asyncio.timeout(wait):
-                    await self._changed.wait_for(
-                        lambda: (
-                            len(self._updates) > seen
-                            or bool(self._long_poll_failures)
-                            or self._closing.is_set()
-                        )
-                    )
-            except TimeoutError:
-                pass
+        with contextlib.suppress(TimeoutError):
+            await self._wait_for(
+                lambda: (
+                    len(self._updates) > seen
+                    or bool(self._long_poll_failures)
+                    or self._closing.is_set()
+                ),
+                wait,
+            )
         updates = self._updates[seen:]
         return web.json_response({"ts": str(seen + len(updates)), "updates": updates})
 
