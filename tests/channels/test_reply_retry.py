@@ -7,7 +7,6 @@ Failures come from the Telegram stand-in at the HTTP boundary; the job is driven
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -34,12 +33,6 @@ from tests.fakes.telegram_api import TelegramAPIStandIn, fixture_update
 BAD_GATEWAY = "Bad Gateway"
 NO_JOB = {"OTKLIK_OUTBOX__RETRY_INTERVAL": "3600"}
 """The app's own job would look only after an hour: tests call ``run_once`` themselves."""
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[TelegramAPIStandIn]:
-    async with TelegramAPIStandIn() as server:
-        yield server
 
 
 async def start_bot(

@@ -15,12 +15,6 @@ KEYBOARD = {"inline_keyboard": [[{"text": "↩️ В меню", "callback_data":
 
 
 @pytest.fixture
-async def api() -> AsyncIterator[TelegramAPIStandIn]:
-    async with TelegramAPIStandIn() as server:
-        yield server
-
-
-@pytest.fixture
 async def http() -> AsyncIterator[ClientSession]:
     async with ClientSession() as session:
         yield session

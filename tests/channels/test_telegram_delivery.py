@@ -23,12 +23,6 @@ BLOCKED = "Forbidden: bot was blocked by the user"
 
 
 @pytest.fixture
-async def api() -> AsyncIterator[TelegramAPIStandIn]:
-    async with TelegramAPIStandIn() as server:
-        yield server
-
-
-@pytest.fixture
 async def bot(
     api: TelegramAPIStandIn, start_app: Any, make_settings: SettingsFactory, clock: ManualClock
 ) -> AppHarness:

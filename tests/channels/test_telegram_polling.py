@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -17,12 +16,6 @@ MENU = [
     [{"text": "✍️ Оставить отзыв", "callback_data": "menu:feedback"}],
     [{"text": "👤 Позвать оператора", "callback_data": "menu:handoff"}],
 ]
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[TelegramAPIStandIn]:
-    async with TelegramAPIStandIn() as server:
-        yield server
 
 
 @pytest.fixture

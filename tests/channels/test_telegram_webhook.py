@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -24,12 +23,6 @@ WEBHOOK_URL = "https://bot.example.com/webhooks/telegram"
 PATH = "/webhooks/telegram"
 ANNA = "555000111"
 GROUP = "-1001234567890"
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[TelegramAPIStandIn]:
-    async with TelegramAPIStandIn() as server:
-        yield server
 
 
 @pytest.fixture

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,17 +9,16 @@ import pytest
 from bots.messages import Button, Location, OtherAttachment, Photo, SharedContact
 from bots.viber import MalformedCallback, keyboard_json, signature, to_incoming
 from tests.fakes.viber_api import TOKEN, message, sign
+from tests.payloads import payload, payload_names, payload_path
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "viber"
 ANNA = "k9fWZ1bLtSoG0Jp3wTtJ6A=="
 
 
 def fixture(name: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((FIXTURES / f"{name}.json").read_text(encoding="utf-8"))
-    return data
+    return payload("viber", name)
 
 
-@pytest.mark.parametrize("name", sorted(path.stem for path in FIXTURES.glob("*.json")))
+@pytest.mark.parametrize("name", payload_names("viber"))
 def test_every_documented_callback_parses(name: str) -> None:
     callback = fixture(name)
 
@@ -37,7 +34,7 @@ def test_every_documented_callback_parses(name: str) -> None:
 
 @pytest.mark.parametrize("name", ["message_text", "conversation_started", "unsubscribed"])
 def test_our_signature_is_the_one_viberbot_computes(name: str) -> None:
-    body = (FIXTURES / f"{name}.json").read_bytes()
+    body = payload_path("viber", name).read_bytes()
 
     assert signature(TOKEN, body) == sign(body)
     assert signature("another-token", body) != sign(body)

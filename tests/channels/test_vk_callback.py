@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,16 +12,15 @@ import pytest
 from storage.records import StoredMessage
 from tests.conftest import AppHarness, SettingsFactory
 from tests.fakes.vk_api import GROUP_ID, VkApiStandIn, message_event, message_new
+from tests.payloads import payload
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "vk"
 SECRET = "s3cr3t-callback"
 CODE = "a1b2c3d4"
 ANNA = 512345678
 
 
 def fixture(name: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((FIXTURES / f"{name}.json").read_text(encoding="utf-8"))
-    return data
+    return payload("vk", name)
 
 
 @pytest.fixture

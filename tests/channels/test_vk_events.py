@@ -3,25 +3,21 @@
 from __future__ import annotations
 
 import copy
-import json
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bots.messages import Location, OtherAttachment, Photo
 from bots.vk import MalformedEvent, to_incoming
-
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "vk"
+from tests.payloads import payload, payload_names
 
 
 def fixture(name: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((FIXTURES / f"{name}.json").read_text(encoding="utf-8"))
-    return data
+    return payload("vk", name)
 
 
-@pytest.mark.parametrize("name", sorted(path.stem for path in FIXTURES.glob("*.json")))
+@pytest.mark.parametrize("name", payload_names("vk"))
 def test_every_documented_payload_parses(name: str) -> None:
     event = fixture(name)
 
