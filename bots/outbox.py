@@ -10,13 +10,14 @@ turn are held back unsent for the job too, so the shopper still reads them in or
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bots.channel import Channel, RetryAfter, SendError
 from bots.messages import Reply, SentMessage
 from dialogs.clock import Clock
-from storage.uow import UnitOfWork
+from storage.journal import MessageJournal
+from storage.records import OutgoingRecord
 
 __all__ = ["Delivery", "Outbox"]
 
@@ -40,9 +41,9 @@ class Outbox:
     """Sends replies and keeps a record of each."""
 
     def __init__(
-        self, uow: Callable[[], UnitOfWork], clock: Clock, *, max_rate_retries: int = 3
+        self, journal: MessageJournal, clock: Clock, *, max_rate_retries: int = 3
     ) -> None:
-        self._uow = uow
+        self._journal = journal
         self._clock = clock
         self._max_rate_retries = max_rate_retries
 
@@ -66,25 +67,24 @@ class Outbox:
                 deliveries.append(Delivery(reply, None, held, attempted=False))
             else:
                 deliveries.append(await self._send(channel, chat_id, reply))
-        if not deliveries:
-            return deliveries
         now = self._clock.now()
-        async with self._uow() as uow:
-            for delivery in deliveries:
-                error = delivery.error
-                await uow.messages.add_outgoing(
+        await self._journal.record_outgoing(
+            [
+                OutgoingRecord(
                     conversation_id,
                     channel.name,
                     delivery.reply,
                     now,
-                    source_id=delivery.sent.source_id if delivery.sent else None,
-                    error_code=error.code if error else None,
-                    error_description=error.description if error else None,
-                    retryable=error.retryable if error else False,
+                    delivery.sent.source_id if delivery.sent else None,
+                    error_code=delivery.error.code if delivery.error else None,
+                    error_description=delivery.error.description if delivery.error else None,
+                    retryable=delivery.error.retryable if delivery.error else False,
                     attempted=delivery.attempted,
                     author=author,
                 )
-            await uow.commit()
+                for delivery in deliveries
+            ]
+        )
         return deliveries
 
     async def _send(self, channel: Channel, chat_id: str, reply: Reply) -> Delivery:

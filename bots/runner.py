@@ -39,6 +39,7 @@ from faq.loader import FaqError
 from faq.service import FaqService
 from handoff.desk import HandoffDesk
 from storage.database import Database, DatabaseUnavailable, SchemaOutdated
+from storage.journal import MessageJournal
 from storage.locks import ConversationLock, MemoryConversationLock, RedisConversationLock
 from storage.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from storage.state import KeyBuilder, MemoryStateStore, RedisStateStore, StateStore
@@ -59,6 +60,7 @@ class Services:
     settings: Settings
     clock: Clock
     database: Database
+    journal: MessageJournal
     redis: Redis | None
     states: StateStore
     locks: ConversationLock
@@ -111,8 +113,9 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         QuestionFlow(faq, settings.dialogs.max_question_length),
         FallbackFlow(),
     ]
+    journal = MessageJournal(database.uow)
     engine = Engine(
-        uow=database.uow,
+        journal=journal,
         states=states,
         locks=locks,
         catalog=catalog,
@@ -120,7 +123,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         bus=bus,
         clock=clock,
     )
-    outbox = Outbox(database.uow, clock)
+    outbox = Outbox(journal, clock)
     pipeline = Pipeline(engine, outbox)
     limiter: RateLimiter = RedisRateLimiter(redis) if redis is not None else MemoryRateLimiter()
     channels = build_channels(ChannelContext(settings, database.uow, clock, limiter))
@@ -129,6 +132,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         settings=settings,
         clock=clock,
         database=database,
+        journal=journal,
         redis=redis,
         states=states,
         locks=locks,
@@ -217,6 +221,7 @@ async def _shutdown(services: Services) -> None:
             await task
     for channel in services.channels:
         await channel.stop()
+    await services.journal.aclose()  # what channels handed in before stopping is kept
     await services.states.close()
     if services.redis is None:
         await services.locks.close()

@@ -11,6 +11,7 @@ self-hosted Bot API server or a test stand-in works.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import hmac
 import logging
@@ -180,6 +181,13 @@ def _parts(reply: Reply) -> list[Reply]:
 def _keyboard(rows: Sequence[Sequence[Button]]) -> InlineKeyboardMarkup | None:
     if not rows:
         return None
+    return _markup(tuple(tuple(row) for row in rows))
+
+
+@functools.lru_cache(maxsize=512)
+def _markup(rows: tuple[tuple[Button, ...], ...]) -> InlineKeyboardMarkup:
+    # Most keyboards are the same few (the menu, 👍/👎 in each language), and building
+    # aiogram's models costs more than the rest of a reply; they are never changed after.
     return InlineKeyboardMarkup(
         inline_keyboard=[
             [

@@ -2,8 +2,9 @@
 
 Order of work for every message, and why:
 
-1. **Store the message** in its own committed transaction — whatever fails later, the shopper's
-   words are kept (and a redelivered platform event is recognised and not answered twice).
+1. **Store the message** and wait for its commit — whatever fails later, the shopper's words are
+   kept (and a redelivered platform event is recognised and not answered twice). The journal
+   commits messages arriving together in one transaction (group commit).
 2. **Pick the language** from the message's language code (Russian by default).
 3. **Lock the conversation, then load its state** — locking after loading lets two quick
    messages both act on the old step (aiogram #1317).
@@ -15,7 +16,7 @@ Order of work for every message, and why:
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bots.messages import Button, IncomingMessage, Reply
@@ -25,9 +26,9 @@ from dialogs.clock import Clock
 from dialogs.flows import Flow
 from dialogs.flows.menu import HANDOFF, MENU
 from dialogs.turn import Turn
+from storage.journal import MessageJournal
 from storage.locks import ConversationLock
 from storage.state import StateKey, StateStore
-from storage.uow import UnitOfWork
 
 __all__ = ["Engine", "TurnResult"]
 
@@ -49,7 +50,7 @@ class Engine:
     def __init__(
         self,
         *,
-        uow: Callable[[], UnitOfWork],
+        journal: MessageJournal,
         states: StateStore,
         locks: ConversationLock,
         catalog: Catalog,
@@ -57,7 +58,7 @@ class Engine:
         bus: EventBus,
         clock: Clock,
     ) -> None:
-        self._uow = uow
+        self._journal = journal
         self._states = states
         self._locks = locks
         self._catalog = catalog
@@ -68,9 +69,7 @@ class Engine:
     async def handle(self, message: IncomingMessage) -> TurnResult:
         """Store ``message``, run it through the flows and return the replies to send."""
         now = self._clock.now()
-        async with self._uow() as uow:
-            ref = await uow.conversations.file_incoming(message, now)
-            await uow.commit()
+        ref = await self._journal.file_incoming(message, now)
         if ref.duplicate:
             log.info(
                 "%s event %s was delivered again; ignored", message.channel, message.source_id

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from bots.messages import Button, Reply
 from storage.models import Conversation, Message
-from storage.records import PendingReply, StoredMessage
+from storage.records import OutgoingRecord, PendingReply, StoredMessage
 
 __all__ = ["MessageRepository"]
 
@@ -36,32 +37,31 @@ class MessageRepository:
         attempted: bool = True,
         author: str = "bot",
     ) -> int:
-        """Record a reply as sent (with the platform's id) or failed (with the error).
-
-        A failure that may pass (``retryable``) is due for the retry job at once; ``attempted``
-        is False for a reply held back unsent behind an earlier one that failed.
-        """
-        waits = error_code is not None and retryable
-        row = Message(
-            conversation_id=conversation_id,
-            channel=channel,
-            direction="out",
-            author=author,
-            text=reply.text,
-            buttons=_buttons_json(reply),
-            attachments=[{"type": "Image", "url": reply.image_url}] if reply.image_url else None,
-            source_id=source_id,
-            status="failed" if error_code else "sent",
+        """Record one reply (see :class:`OutgoingRecord`) and return its id."""
+        record = OutgoingRecord(
+            conversation_id,
+            channel,
+            reply,
+            now,
+            source_id,
             error_code=error_code,
             error_description=error_description,
-            retryable=waits,
-            attempts=1 if attempted else 0,
-            next_attempt_at=now if waits else None,
-            created_at=now,
+            retryable=retryable,
+            attempted=attempted,
+            author=author,
         )
+        row = Message(**_outgoing_values(record))
         self._session.add(row)
         await self._session.flush()
         return row.id
+
+    async def add_outgoing_many(self, records: Sequence[OutgoingRecord]) -> None:
+        """Record many replies in one statement (the group commit's path; ids not needed)."""
+        if not records:
+            return
+        # Core, not the ORM unit of work: one executemany for the whole batch.
+        connection = await self._session.connection()
+        await connection.execute(insert(Message), [_outgoing_values(r) for r in records])
 
     async def claim_due_for_retry(
         self, now: datetime, *, channels: Collection[str], hold_until: datetime, limit: int = 100
@@ -188,6 +188,29 @@ class MessageRepository:
         if channel is not None:
             query = query.where(Message.channel == channel)
         return int(await self._session.scalar(query) or 0)
+
+
+def _outgoing_values(record: OutgoingRecord) -> dict[str, Any]:
+    reply = record.reply
+    waits = record.error_code is not None and record.retryable
+    return {
+        "conversation_id": record.conversation_id,
+        "channel": record.channel,
+        "direction": "out",
+        "author": record.author,
+        "text": reply.text,
+        "button_payload": None,
+        "buttons": _buttons_json(reply),
+        "attachments": [{"type": "Image", "url": reply.image_url}] if reply.image_url else None,
+        "source_id": record.source_id,
+        "status": "failed" if record.error_code else "sent",
+        "error_code": record.error_code,
+        "error_description": record.error_description,
+        "retryable": waits,
+        "attempts": 1 if record.attempted else 0,
+        "next_attempt_at": record.created_at if waits else None,
+        "created_at": record.created_at,
+    }
 
 
 def _stored(row: Message) -> StoredMessage:

@@ -132,6 +132,7 @@ class Conversation(Base):
     status: Mapped[str] = mapped_column(String(16), default="open")
     entry_payload: Mapped[str | None] = mapped_column(String(256))
     opened_at: Mapped[datetime]
+    # The shopper's last message, to the minute: written when a minute old, not per message.
     last_message_at: Mapped[datetime]
 
 

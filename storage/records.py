@@ -8,7 +8,7 @@ from typing import Any
 
 from bots.messages import Reply
 
-__all__ = ["ConversationRef", "HandoffRecord", "PendingReply", "StoredMessage"]
+__all__ = ["ConversationRef", "HandoffRecord", "OutgoingRecord", "PendingReply", "StoredMessage"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +24,26 @@ class ConversationRef:
     def duplicate(self) -> bool:
         """The platform delivered this event before; it must not be processed twice."""
         return self.message_id is None
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingRecord:
+    """A reply to record: sent (with the platform's ``source_id``) or refused (with the error).
+
+    A refusal that may pass (``retryable``) is due for the retry job at once; ``attempted`` is
+    False for a reply held back unsent behind an earlier one that was refused.
+    """
+
+    conversation_id: int
+    channel: str
+    reply: Reply
+    created_at: datetime
+    source_id: str | None
+    error_code: str | None = None
+    error_description: str | None = None
+    retryable: bool = False
+    attempted: bool = True
+    author: str = "bot"
 
 
 @dataclass(frozen=True, slots=True)

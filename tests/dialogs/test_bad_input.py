@@ -16,6 +16,7 @@ from dialogs.engine import Engine
 from dialogs.flows import FallbackFlow, Flow
 from dialogs.turn import Turn
 from storage.database import Database
+from storage.journal import MessageJournal
 from storage.locks import MemoryConversationLock
 from storage.state import MemoryStateStore
 from tests.conftest import SettingsFactory
@@ -94,7 +95,7 @@ async def database(tmp_path: Path) -> Any:
 
 def _engine(database: Database, clock: Any, *flows: Flow) -> Engine:
     return Engine(
-        uow=database.uow,
+        journal=MessageJournal(database.uow),
         states=MemoryStateStore(),
         locks=MemoryConversationLock(),
         catalog=Catalog.load(CONFIG_DIR / "messages"),
