@@ -183,9 +183,10 @@ class ConversationRepository:
         self, channels: set[str], items: Sequence[tuple[IncomingMessage, datetime]]
     ) -> dict[tuple[str, str, str], _Known]:
         known: dict[tuple[str, str, str], _Known] = {}
+        connection = await self._session.connection()  # Core: no ORM work for plain rows
         for channel in sorted(channels):
             users = sorted({m.user_id for m, _ in items if m.channel == channel})
-            rows = await self._session.execute(
+            rows = await connection.execute(
                 select(
                     Identity.id,
                     Identity.customer_id,
@@ -264,7 +265,7 @@ class ConversationRepository:
             }
         )
         if conversations:
-            await self._session.execute(
+            await connection.execute(
                 update(Conversation)
                 .where(Conversation.id.in_(conversations))
                 .values(last_message_at=latest)
