@@ -4,7 +4,8 @@ Each reply is sent through its channel and recorded with the platform's message 
 error when the platform refused it (status ``failed``). A 429 is waited out (``retry_after``) and
 the send retried a few times rather than dropped. A refusal that may pass (a 5xx, a timeout, a
 429 that did not end) is left to :class:`~bots.retry.RetryJob`; the replies after it in the same
-turn are held back unsent for the job too, so the shopper still reads them in order.
+turn are held back unsent for the job too, and so are later turns' replies while it waits, so the
+shopper still reads them in order.
 """
 
 from __future__ import annotations
@@ -55,12 +56,17 @@ class Outbox:
         replies: Sequence[Reply],
         *,
         author: str = "bot",
+        queue_behind: bool = False,
     ) -> list[Delivery]:
-        """Send ``replies`` in order to ``chat_id`` and record every outcome."""
+        """Send ``replies`` in order to ``chat_id`` and record every outcome.
+
+        With ``queue_behind`` (an earlier reply in this conversation awaits a retry) nothing is
+        sent now: the replies are recorded as held and the retry job sends them after it.
+        """
         deliveries: list[Delivery] = []
         for reply in replies:
             before = deliveries[-1].error if deliveries else None
-            if before is not None and before.retryable:
+            if queue_behind or (before is not None and before.retryable):
                 held = SendError(
                     "held", "not sent: an earlier reply awaits a retry", retryable=True
                 )

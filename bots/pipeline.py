@@ -32,6 +32,10 @@ class Pipeline:
             raise ValueError(msg)
         result = await self._engine.handle(message)
         await self._outbox.deliver(
-            channel, result.conversation_id, message.chat_id, result.replies
+            channel,
+            result.conversation_id,
+            message.chat_id,
+            result.replies,
+            queue_behind=result.queue_behind,
         )
         return result.replies

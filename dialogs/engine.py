@@ -42,6 +42,8 @@ class TurnResult:
     conversation_id: int
     replies: list[Reply]
     duplicate: bool = False
+    queue_behind: bool = False
+    """An earlier reply awaits a retry: these must queue behind it, not overtake it."""
 
 
 class Engine:
@@ -93,8 +95,10 @@ class Engine:
                 await self._states.set_data(key, turn.data)
         except Exception:
             log.exception("conversation %s: the turn failed", ref.conversation_id)
-            return TurnResult(ref.conversation_id, [self._apology(language)])
-        return TurnResult(ref.conversation_id, turn.replies)
+            return TurnResult(
+                ref.conversation_id, [self._apology(language)], queue_behind=ref.replies_waiting
+            )
+        return TurnResult(ref.conversation_id, turn.replies, queue_behind=ref.replies_waiting)
 
     async def _run(self, turn: Turn) -> None:
         for flow in self._flows:

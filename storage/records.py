@@ -19,6 +19,8 @@ class ConversationRef:
     identity_id: int
     conversation_id: int
     message_id: int | None
+    replies_waiting: bool = False
+    """A reply in this conversation awaits a retry: new replies must queue behind it."""
 
     @property
     def duplicate(self) -> bool:

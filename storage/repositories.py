@@ -63,6 +63,17 @@ class _Known:
     conversation_id: int
     seen: tuple[str | None, str | None, datetime]  # display name, language, last_seen_at
     last_message_at: datetime
+    replies_waiting: bool
+
+
+def _replies_waiting() -> Any:
+    """Whether the conversation has a reply waiting for the retry job (a correlated EXISTS)."""
+    return (
+        select(Message.id)
+        .where(Message.conversation_id == Conversation.id, Message.next_attempt_at.is_not(None))
+        .exists()
+        .label("waiting")
+    )
 
 
 def _incoming_values(
@@ -109,6 +120,7 @@ class ConversationRepository:
                     Identity.last_seen_at,
                     Conversation.id,
                     Conversation.last_message_at,
+                    _replies_waiting(),
                 )
                 .outerjoin(
                     Conversation,
@@ -125,16 +137,21 @@ class ConversationRepository:
             )
         ).first()
         last: datetime | None = None
+        waiting = False
         if found is None:
             identity_id, customer_id = await self._new_identity(message, now)
             conversation_id = None
         else:
-            identity_id, customer_id, name, language, last_seen, conversation_id, last = found
+            identity_id, customer_id, name, language, last_seen, conversation_id, last, waiting = (
+                found
+            )
             await self._touch_identity(identity_id, message, (name, language, last_seen), now)
         fresh = conversation_id is None
         if conversation_id is None:
             conversation_id = await self._new_conversation(identity_id, message, now)
-        ref = ConversationRef(customer_id, identity_id, conversation_id, None)
+        ref = ConversationRef(
+            customer_id, identity_id, conversation_id, None, replies_waiting=bool(waiting)
+        )
         message_id = await self._insert_incoming(conversation_id, message, now)
         if message_id is None:
             return ref
@@ -197,6 +214,7 @@ class ConversationRepository:
                     Conversation.id,
                     Conversation.chat_id,
                     Conversation.last_message_at,
+                    _replies_waiting(),
                 )
                 .join(
                     Conversation,
@@ -208,19 +226,15 @@ class ConversationRepository:
                 )
                 .where(Identity.channel == channel, Identity.user_id.in_(users))
             )
-            for (
-                identity_id,
-                customer,
-                user,
-                name,
-                language,
-                seen,
-                conversation,
-                chat,
-                last,
-            ) in rows:
+            for row in rows:
+                identity_id, customer, user, name, language, seen, conversation, chat = row[:8]
                 known[(channel, user, chat)] = _Known(
-                    identity_id, customer, conversation, (name, language, seen), last
+                    identity_id,
+                    customer,
+                    conversation,
+                    (name, language, seen),
+                    row.last_message_at,
+                    bool(row.waiting),
                 )
         return known
 
@@ -271,7 +285,13 @@ class ConversationRepository:
                 .values(last_message_at=latest)
             )
         return [
-            ConversationRef(hit.customer_id, hit.identity_id, hit.conversation_id, ids.get(index))
+            ConversationRef(
+                hit.customer_id,
+                hit.identity_id,
+                hit.conversation_id,
+                ids.get(index),
+                replies_waiting=hit.replies_waiting,
+            )
             for index, (_, _, hit) in enumerate(run)
         ]
 

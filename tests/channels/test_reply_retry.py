@@ -277,3 +277,24 @@ async def test_two_workers_retrying_at_once_on_postgres_send_each_reply_once_in_
     assert sorted(texts) == sorted(f"{c}: ответ {n}" for c in CHATS for n in (1, 2)), "each once"
     for chat in CHATS:
         assert [m["text"] for m in api.chat(chat)] == [f"{chat}: ответ 1", f"{chat}: ответ 2"]
+
+
+async def test_a_new_turn_queues_behind_a_reply_awaiting_a_retry(
+    api: TelegramAPIStandIn, bot: AppHarness, clock: ManualClock
+) -> None:
+    api.fail("sendMessage", 502, BAD_GATEWAY)
+    await shopper_writes(bot, api, fixture_update("message_start"))  # the menu is refused
+    await shopper_writes(
+        bot, api, fixture_update("message_text", update_id=990_001)
+    )  # the shopper writes again before the job has resent it
+
+    assert len(api.calls("sendMessage")) == 1, "the new reply did not overtake the refused one"
+    _, *held = await outgoing(bot)
+    assert held, "the new turn's replies are kept"
+    assert all((m.status, m.error_code, m.attempts) == ("failed", "held", 0) for m in held)
+
+    assert await bot.services.retry.run_once(clock.now()) == 1 + len(held)
+    shown = [m["text"] for m in api.chat(ANNA)]
+    stored = [m.text for m in await outgoing(bot)]
+    assert shown == stored, "the shopper reads the replies in the order they were written"
+    assert all(m.status == "sent" for m in await outgoing(bot))

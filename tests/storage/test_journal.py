@@ -241,3 +241,27 @@ async def test_a_message_with_nul_characters_is_stored(database: Database) -> No
 
     assert await _history(database, ref.conversation_id) == ["a\ufffdb"]
     await journal.aclose()
+
+
+async def test_a_message_knows_when_an_earlier_reply_awaits_a_retry(database: Database) -> None:
+    journal = MessageJournal(database.uow)
+    ref = await journal.file_incoming(_msg("u1", "привет", "w1"), T0)
+    refused = OutgoingRecord(
+        ref.conversation_id, "telegram", Reply("Меню"), T0, None, error_code="502", retryable=True
+    )
+    await journal.record_outgoing([refused])
+
+    waiting, other = await asyncio.gather(
+        journal.file_incoming(_msg("u1", "ау", "w2"), T0),
+        journal.file_incoming(_msg("u2", "привет", "w3"), T0),
+    )
+    async with database.uow() as uow:
+        [pending] = await uow.messages.failed()
+        await uow.messages.mark_resent(pending.id, "u1:5")
+        await uow.commit()
+    after = await journal.file_incoming(_msg("u1", "ну вот", "w4"), T0)
+
+    assert waiting.replies_waiting
+    assert not other.replies_waiting
+    assert not after.replies_waiting
+    await journal.aclose()
