@@ -283,7 +283,9 @@ class _Reader:
                 )
                 continue
             values = {str(k.value): _text(v) for k, v in item.value}
-            text, url, target = values.get("text"), values.get("url"), values.get("faq")
+            url, target = values.get("url"), values.get("faq")
+            labels = self._read_labels(name, line, item, where)
+            text = labels.get(DEFAULT_LANGUAGE) or next(iter(labels.values()), None)
             unknown = set(values) - {"text", "url", "faq"}
             if unknown:
                 self.warn(name, line, f"{where}: unknown button field {sorted(unknown)}", "")
@@ -298,17 +300,46 @@ class _Reader:
             if url is not None and not url.startswith(("https://", "http://", "tg://")):
                 self.error(name, line, f"{where}: button url '{url}' is not a link", "https://…")
                 continue
-            if len(text) > BUTTON_TEXT_LIMIT:
-                self.warn(
-                    name,
-                    line,
-                    f"{where}: button text '{text}' is {len(text)} characters",
-                    f"VK shows at most {BUTTON_TEXT_LIMIT}",
-                )
+            for label in labels.values():
+                if len(label) > BUTTON_TEXT_LIMIT:
+                    self.warn(
+                        name,
+                        line,
+                        f"{where}: button text '{label}' is {len(label)} characters",
+                        f"VK shows at most {BUTTON_TEXT_LIMIT}",
+                    )
             if target is not None:
                 self._links.append((name, line, target))
-            buttons.append(FaqButton(text=text, url=url, faq=target))
+            buttons.append(
+                FaqButton(text=text, url=url, faq=target, texts=MappingProxyType(labels))
+            )
         return tuple(buttons)
+
+    def _read_labels(
+        self, name: str, line: int, button: yaml.MappingNode, where: str
+    ) -> dict[str, str]:
+        """A button's `text`: one label, or a mapping language -> label (as `answer` may be)."""
+        node = next((v for k, v in button.value if str(k.value) == "text"), None)
+        if node is None:
+            return {}
+        if not isinstance(node, yaml.MappingNode):
+            text = _text(node)
+            return {DEFAULT_LANGUAGE: text.strip()} if text and text.strip() else {}
+        labels: dict[str, str] = {}
+        for key_node, value_node in node.value:
+            language, text = str(key_node.value), _text(value_node)
+            if not LANGUAGE_PATTERN.match(language):
+                self.error(
+                    name,
+                    _line(key_node),
+                    f"{where}: button label '{language}' is not a language code",
+                    "use two letters like ru or en",
+                )
+            elif text is None or not text.strip():
+                self.error(name, _line(value_node), f"{where}: an empty button label", "write it")
+            else:
+                labels[language] = text.strip()
+        return labels
 
     def _read_bool(self, name: str, node: yaml.Node | None, where: str) -> bool:
         if node is None:

@@ -17,11 +17,20 @@ DEFAULT_LANGUAGE = "ru"
 
 @dataclass(frozen=True)
 class FaqButton:
-    """A button under an answer: a link (`url`) or a follow-up FAQ entry (`faq` is its id)."""
+    """A button under an answer: a link (`url`) or a follow-up FAQ entry (`faq` is its id).
+
+    `text` is the label in the default language (or the only one given); `texts` holds the
+    label per language when the file gives a mapping, as answers may.
+    """
 
     text: str
     url: str | None = None
     faq: str | None = None
+    texts: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+    def text_for(self, language: str) -> str:
+        """The label in `language`, else the default one."""
+        return self.texts.get(language, self.text)
 
 
 @dataclass(frozen=True)

@@ -113,7 +113,10 @@ class QuestionFlow(Flow):
         if entry is None:
             turn.say(turn.t("question.entry_missing"), *self._alternatives(turn))
             return
-        rows = [[_faq_button(button.text, button.url, button.faq)] for button in entry.buttons]
+        rows = [
+            [_faq_button(button.text_for(turn.language), button.url, button.faq)]
+            for button in entry.buttons
+        ]
         text = entry.answer_for(turn.language)
         if entry.handoff:
             text = f"{text}\n\n{turn.t('question.offer_handoff')}"

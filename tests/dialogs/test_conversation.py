@@ -76,6 +76,21 @@ async def test_a_question_is_answered_from_the_faq_with_its_buttons(
     assert "199 ₽" in texts_of(follow_up)
 
 
+async def test_an_english_speaking_shopper_gets_button_labels_in_english(
+    make_settings: SettingsFactory, start_app
+) -> None:
+    app = await _app(make_settings, start_app)
+    shopper = WebChatShopper(app.client, language="en")
+
+    replies = await shopper.send("What are your opening hours?")
+
+    assert "8 am to 11 pm" in replies[0]["text"]
+    # A label given per language follows the shopper; one given once is shown as it is.
+    assert buttons_of(replies[:1]) == ["Адреса магазинов", "Delivery"]
+    follow_up = await shopper.press("Delivery", replies)
+    assert "free from 2000" in texts_of(follow_up)
+
+
 async def test_an_entry_marked_handoff_offers_a_person(
     make_settings: SettingsFactory, start_app
 ) -> None:

@@ -40,7 +40,7 @@ def test_every_optional_field_is_read(tmp_path: Path) -> None:
   tags: [delivery]
   buttons:
     - {text: Адреса, url: "https://example.com/stores"}
-    - {text: Часы, faq: store-hours}
+    - {text: {ru: Часы, en: Opening hours}, faq: store-hours}
   handoff: true
   examples: [почем доставка]
 """,
@@ -52,6 +52,9 @@ def test_every_optional_field_is_read(tmp_path: Path) -> None:
     assert entry.answer_for("en") == "199 RUB"
     assert entry.answer_for("de") == "199 ₽"
     assert entry.buttons[1].faq == "store-hours"
+    assert entry.buttons[1].text_for("en") == "Opening hours"
+    assert entry.buttons[1].text_for("de") == "Часы"
+    assert entry.buttons[0].text_for("en") == "Адреса"
     assert entry.handoff is True
     assert entry.examples == ("почем доставка",)
     assert entry.source.endswith("a.yaml:5")
@@ -71,6 +74,18 @@ def test_every_optional_field_is_read(tmp_path: Path) -> None:
             "- id: a\n  questions: [x]\n  answer: y\n  buttons:\n    - {text: B, faq: nope}\n",
             5,
             "unknown entry 'nope'",
+        ),
+        (
+            "- id: a\n  questions: [x]\n  answer: y\n  buttons:\n"
+            "    - text: {ru: Б, english: B}\n      url: https://example.com\n",
+            5,
+            "button label 'english' is not a language code",
+        ),
+        (
+            "- id: a\n  questions: [x]\n  answer: y\n  buttons:\n"
+            "    - url: https://example.com\n      text:\n        ru: Б\n        en: ''\n",
+            8,
+            "an empty button label",
         ),
         (
             "- id: a\n  questions: [x]\n  answer: " + "д" * 4100 + "\n",
