@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from types import TracebackType
 from typing import Any, ClassVar, Self
 
@@ -30,13 +30,43 @@ log = logging.getLogger(__name__)
 
 
 class SendError(Exception):
-    """The platform refused a reply. ``retryable`` says whether sending again may succeed."""
+    """The platform refused a reply. ``retryable`` says whether sending again may succeed.
 
-    def __init__(self, code: str, description: str, *, retryable: bool = False) -> None:
+    A reply the channel sends as several messages may fail after some got through: then
+    ``delivered`` holds those parts with their platform ids and ``undelivered`` the parts still
+    to send (the first of them was refused), so nothing the shopper already sees is sent again.
+    """
+
+    def __init__(
+        self,
+        code: str,
+        description: str,
+        *,
+        retryable: bool = False,
+        delivered: tuple[tuple[Reply, SentMessage], ...] = (),
+        undelivered: tuple[Reply, ...] = (),
+    ) -> None:
         super().__init__(f"{code}: {description}")
         self.code = code
         self.description = description
         self.retryable = retryable
+        self.delivered = delivered
+        self.undelivered = undelivered
+
+
+def refused_after(
+    error: SendError, delivered: Sequence[tuple[Reply, SentMessage]], parts: Sequence[Reply]
+) -> SendError:
+    """``error`` for a reply sent as ``parts``, saying which got through before the refusal."""
+    if not delivered:
+        return error
+    return SendError(
+        error.code,
+        error.description,
+        retryable=error.retryable,
+        delivered=tuple(delivered),
+        undelivered=tuple(parts[len(delivered) :]),
+    )
 
 
 class RetryAfter(SendError):

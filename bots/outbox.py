@@ -72,7 +72,7 @@ class Outbox:
                 )
                 deliveries.append(Delivery(reply, None, held, attempted=False))
             else:
-                deliveries.append(await self._send(channel, chat_id, reply))
+                deliveries.extend(await self._send(channel, chat_id, reply))
         now = self._clock.now()
         await self._journal.record_outgoing(
             [
@@ -93,23 +93,46 @@ class Outbox:
         )
         return deliveries
 
-    async def _send(self, channel: Channel, chat_id: str, reply: Reply) -> Delivery:
+    async def _send(self, channel: Channel, chat_id: str, reply: Reply) -> list[Delivery]:
         retries = 0
         while True:
             try:
-                return Delivery(reply, await channel.send(chat_id, reply), None)
+                return [Delivery(reply, await channel.send(chat_id, reply), None)]
             except RetryAfter as exc:
                 if retries >= self._max_rate_retries:
                     log.warning(
                         "%s chat %s: still rate-limited, kept as failed", channel.name, chat_id
                     )
-                    return Delivery(reply, None, exc)
+                    return [Delivery(reply, None, exc)]
                 retries += 1
                 log.info("%s asked to wait %.1f s before sending", channel.name, exc.seconds)
                 await self._clock.sleep(exc.seconds)
             except SendError as exc:
                 log.warning("%s chat %s: send refused: %s", channel.name, chat_id, exc)
-                return Delivery(reply, None, exc)
+                return _split(reply, exc)
             except Exception as exc:  # a network failure must not lose the reply's record
                 log.exception("%s chat %s: send failed", channel.name, chat_id)
-                return Delivery(reply, None, SendError("error", repr(exc), retryable=True))
+                return [Delivery(reply, None, SendError("error", repr(exc), retryable=True))]
+
+
+def _split(reply: Reply, error: SendError) -> list[Delivery]:
+    """One record per message when a reply was refused after part of it got through.
+
+    The parts the shopper already has are recorded as sent; the refused part carries the
+    error, and the parts after it wait behind it (as later replies do), so a retry sends
+    only what is missing.
+    """
+    if not error.delivered:
+        return [Delivery(reply, None, error)]
+    sent = [Delivery(part, message, None) for part, message in error.delivered]
+    refused, *rest = error.undelivered or (reply,)
+    after = SendError(
+        "held" if error.retryable else error.code,
+        "not sent: an earlier part awaits a retry" if error.retryable else error.description,
+        retryable=error.retryable,
+    )
+    return [
+        *sent,
+        Delivery(refused, None, error),
+        *(Delivery(part, None, after, attempted=False) for part in rest),
+    ]

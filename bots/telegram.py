@@ -51,7 +51,7 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from bots import layout
-from bots.channel import Channel, RetryAfter, SendError, stop_task
+from bots.channel import Channel, RetryAfter, SendError, refused_after, stop_task
 from bots.messages import (
     Attachment,
     Button,
@@ -211,6 +211,24 @@ def _markup(rows: tuple[tuple[Button, ...], ...]) -> InlineKeyboardMarkup:
     )
 
 
+def _source_id(chat_id: str, message: Message) -> str:
+    # A Bot API message_id is unique only inside its chat; "chat:message" is unique per bot
+    # (as storage's unique key on channel + direction + source_id needs) and is what
+    # editMessageText / deleteMessage take.
+    return f"{chat_id}:{message.message_id}"
+
+
+def _refusal(exc: TelegramAPIError) -> SendError:
+    """What a Bot API error means for the reply: final, or worth another try later."""
+    if isinstance(exc, TelegramForbiddenError):
+        return SendError("403", exc.message)
+    if isinstance(exc, TelegramBadRequest):
+        return SendError("400", exc.message)
+    if isinstance(exc, (TelegramNetworkError, TelegramServerError)):
+        return SendError("unavailable", exc.message, retryable=True)
+    return SendError("error", exc.message)
+
+
 class TelegramChannel(Channel):
     """A Telegram bot."""
 
@@ -303,26 +321,23 @@ class TelegramChannel(Channel):
         Until the first message is in the chat, a 429 is raised as :class:`RetryAfter`, so the
         outbox waits and sends the whole reply again. After that the shopper already sees part
         of it, so a 429 is waited out here (up to :data:`RATE_WAITS` times) and sending resumes
-        with the message that was refused: no part arrives twice.
+        with the message that was refused: no part arrives twice. A refusal after some parts
+        got through says which (``SendError.delivered`` / ``undelivered``), so only the rest is
+        tried again later.
         """
         parts = _parts(reply)
+        done: list[tuple[Reply, SentMessage]] = []
         try:
-            for delivered, part in enumerate(parts):
-                sent = await self._send_part(chat_id, part, delivered, len(parts))
-        except TelegramRetryAfter as exc:
+            for part in parts:
+                message = await self._send_part(chat_id, part, len(done), len(parts))
+                done.append((part, SentMessage(source_id=_source_id(chat_id, message))))
+        except TelegramRetryAfter as exc:  # only before the first part (see _send_part)
             raise RetryAfter(float(exc.retry_after), exc.message) from exc
-        except TelegramForbiddenError as exc:
-            raise SendError("403", exc.message) from exc
-        except TelegramBadRequest as exc:
-            raise SendError("400", exc.message) from exc
-        except (TelegramNetworkError, TelegramServerError) as exc:
-            raise SendError("unavailable", exc.message, retryable=True) from exc
+        except SendError as exc:
+            raise refused_after(exc, done, parts) from exc
         except TelegramAPIError as exc:
-            raise SendError("error", exc.message) from exc
-        # A Bot API message_id is unique only inside its chat; "chat:message" is unique per bot
-        # (as storage's unique key on channel + direction + source_id needs) and is what
-        # editMessageText / deleteMessage take.
-        return SentMessage(source_id=f"{chat_id}:{sent.message_id}")
+            raise refused_after(_refusal(exc), done, parts) from exc
+        return done[-1][1]
 
     async def _send_part(self, chat_id: str, part: Reply, delivered: int, total: int) -> Message:
         """Send one message of a reply after ``delivered`` others; see :meth:`send` on 429s."""

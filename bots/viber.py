@@ -44,7 +44,14 @@ from aiohttp import web
 from viberbot.api.messages import PictureMessage, TextMessage
 
 from bots import layout
-from bots.channel import Channel, RetryAfter, SendError, backoff_delays, stop_task
+from bots.channel import (
+    Channel,
+    RetryAfter,
+    SendError,
+    backoff_delays,
+    refused_after,
+    stop_task,
+)
 from bots.messages import (
     Attachment,
     Button,
@@ -366,13 +373,18 @@ class ViberChannel(Channel):
             unsubscribed = await uow.conversations.is_unsubscribed(self.name, chat_id)
         if unsubscribed:
             raise SendError("unsubscribed", "the shopper unsubscribed from the Viber bot")
-        token: object = None
-        for piece in layout.fit(reply, layout.VIBER):
-            answer = await self._call(
-                "send_message", {"receiver": chat_id, **self._message(piece)}
-            )
+        pieces = layout.fit(reply, layout.VIBER)
+        done: list[tuple[Reply, SentMessage]] = []
+        for piece in pieces:
+            try:
+                answer = await self._call(
+                    "send_message", {"receiver": chat_id, **self._message(piece)}
+                )
+            except SendError as exc:  # later pieces must not repeat the ones already shown
+                raise refused_after(exc, done, pieces) from exc
             token = answer.get("message_token")
-        return SentMessage(source_id=str(token) if token is not None else None)
+            done.append((piece, SentMessage(source_id=str(token) if token is not None else None)))
+        return done[-1][1]
 
     def _keep_welcome(self, welcome: _Welcome, reply: Reply) -> SentMessage:
         if welcome.message is not None:

@@ -48,7 +48,14 @@ from vk_api.exceptions import TOO_MANY_RPS_CODE, ApiError, ApiHttpError, VkApiEr
 from vk_api.vk_api import jconfig  # vk-api's own config package (untyped, like vk-api)
 
 from bots import layout
-from bots.channel import Channel, RetryAfter, SendError, backoff_delays, stop_task
+from bots.channel import (
+    Channel,
+    RetryAfter,
+    SendError,
+    backoff_delays,
+    refused_after,
+    stop_task,
+)
 from bots.messages import (
     Attachment,
     Button,
@@ -410,8 +417,9 @@ class VkChannel(Channel):
             peer_id = int(chat_id)
         except ValueError:
             raise SendError("400", f"{chat_id!r} is not a VK peer id") from None
-        message_id: object = None
-        for piece in layout.fit(reply, layout.VK):
+        pieces = layout.fit(reply, layout.VK)
+        done: list[tuple[Reply, SentMessage]] = []
+        for piece in pieces:
             params: dict[str, Any] = {
                 "peer_id": peer_id,
                 "message": piece.text,
@@ -419,8 +427,13 @@ class VkChannel(Channel):
             }
             if piece.buttons:
                 params["keyboard"] = keyboard_json(piece.buttons)
-            message_id = await self._call("messages.send", params, attempts=SEND_ATTEMPTS)
-        return SentMessage(source_id=str(message_id) if message_id is not None else None)
+            try:
+                message_id = await self._call("messages.send", params, attempts=SEND_ATTEMPTS)
+            except SendError as exc:  # later pieces must not repeat the ones already shown
+                raise refused_after(exc, done, pieces) from exc
+            sent = SentMessage(source_id=str(message_id) if message_id is not None else None)
+            done.append((piece, sent))
+        return done[-1][1]
 
     async def _call(self, method: str, params: dict[str, Any], *, attempts: int = 1) -> Any:
         """Run one API method off the event loop; retry ``attempts`` times where VK says so."""

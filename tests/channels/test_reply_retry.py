@@ -22,6 +22,8 @@ from storage.records import StoredMessage
 from tests.channels.test_telegram_delivery import (
     ANNA,
     BLOCKED,
+    MENU_ROW,
+    THREE_PARTS,
     WEBHOOK_URL,
     conversation,
     deliver,
@@ -209,7 +211,7 @@ async def test_a_delivery_goes_on_in_order_after_the_last_wait_of_a_429(
     for _ in range(5):  # the outbox tries 4 times, the job's first resend is refused too
         api.fail("sendMessage", 429, "Too Many Requests: retry after 120", retry_after=120)
 
-    delivery = await deliver(bot, Reply("Ответ после паузы"))
+    [delivery] = await deliver(bot, Reply("Ответ после паузы"))
     assert (delivery.error.code if delivery.error else None) == "429"
     clock.advance(1)
     await bot.services.retry.run_once(clock.now())  # refused again: wait what Telegram asked
@@ -298,3 +300,18 @@ async def test_a_new_turn_queues_behind_a_reply_awaiting_a_retry(
     stored = [m.text for m in await outgoing(bot)]
     assert shown == stored, "the shopper reads the replies in the order they were written"
     assert all(m.status == "sent" for m in await outgoing(bot))
+
+
+async def test_a_reply_refused_after_its_first_part_is_completed_without_repeating_it(
+    api: TelegramAPIStandIn, bot: AppHarness, clock: ManualClock
+) -> None:
+    await shopper_writes(bot, api, fixture_update("message_start"))
+    api.fail("sendMessage", 502, BAD_GATEWAY, after=1)  # the second of three parts
+
+    await deliver(bot, Reply(text=THREE_PARTS, buttons=(MENU_ROW,)))
+    assert len(api.chat(ANNA)) == 2, "the menu and the first part"
+    assert await bot.services.retry.run_once(clock.now()) == 2
+
+    shown = [m["text"] for m in api.chat(ANNA)[1:]]
+    assert "\n".join(shown) == THREE_PARTS, "each part once, in order"
+    assert api.chat(ANNA)[-1]["reply_markup"]["inline_keyboard"], "the keyboard under the last"

@@ -259,15 +259,17 @@ async def test_more_buttons_than_one_keyboard_holds_continue_in_a_follow_up_mess
 # --- a 429 in the middle of a reply ------------------------------------------------------
 
 
-async def deliver(bot: AppHarness, reply: Reply) -> Delivery:
-    """Send ``reply`` to Anna's conversation the way every reply goes: through the outbox."""
+async def deliver(bot: AppHarness, reply: Reply) -> list[Delivery]:
+    """Send ``reply`` to Anna's conversation the way every reply goes: through the outbox.
+
+    One delivery per reply, or one per message when it was refused after a part got through.
+    """
     async with bot.services.database.uow() as uow:
         conversation_id = await uow.conversations.find_by_chat("telegram", ANNA)
     assert conversation_id is not None
-    [delivery] = await bot.services.outbox.deliver(
+    return await bot.services.outbox.deliver(
         bot.services.channel("telegram"), conversation_id, ANNA, [reply]
     )
-    return delivery
 
 
 async def test_a_429_on_the_second_part_resumes_there_and_no_part_arrives_twice(
@@ -276,7 +278,7 @@ async def test_a_429_on_the_second_part_resumes_there_and_no_part_arrives_twice(
     await shopper_writes(bot, api, fixture_update("message_start"))  # the menu: Anna's message 1
     api.fail("sendMessage", 429, TOO_MANY, retry_after=3, after=1)
 
-    delivery = await deliver(bot, Reply(text=THREE_PARTS, buttons=(MENU_ROW,)))
+    [delivery] = await deliver(bot, Reply(text=THREE_PARTS, buttons=(MENU_ROW,)))
 
     shown = [message["text"] for message in api.chat(ANNA)[1:]]
     assert len(shown) == 3
@@ -306,5 +308,9 @@ async def test_a_429_that_does_not_end_mid_reply_is_recorded_as_failed_without_r
     first_part = api.chat(ANNA)[1]["text"]
     assert [m["text"] for m in api.chat(ANNA)[1:]] == [first_part], "the first part only, once"
     assert clock.sleeps == [3.0, 3.0, 3.0]
-    reply = (await conversation(bot))[-1]
-    assert (reply.status, reply.error_code) == ("failed", "429")
+    # One record per message: what the shopper has, the refused part, the part behind it.
+    *_, shown, refused, behind = await conversation(bot)
+    assert (shown.text, shown.status, shown.source_id) == (first_part, "sent", f"{ANNA}:2")
+    assert (refused.status, refused.error_code, refused.retryable) == ("failed", "429", True)
+    assert (behind.status, behind.error_code, behind.attempts) == ("failed", "held", 0)
+    assert "\n".join([shown.text, refused.text, behind.text]) == THREE_PARTS

@@ -217,3 +217,21 @@ async def test_a_chat_id_that_is_not_a_peer_is_refused(channel: VkChannel) -> No
         await channel.send("web-visitor", Reply("Спасибо"))
 
     assert refused.value.code == "400"
+
+
+async def test_a_refusal_after_the_first_piece_says_what_was_delivered(
+    vk: VkApiStandIn, channel: VkChannel
+) -> None:
+    long_text = "\n".join(f"Строка {n}: " + "слово " * 60 for n in range(20))  # two pieces
+    vk.answer("messages.send", result=1001)
+    vk.answer("messages.send", error=(901, "Can't send messages for users without permission"))
+
+    with pytest.raises(SendError) as refused:
+        await channel.send(ANNA, Reply(long_text))
+
+    [(first, sent)] = refused.value.delivered
+    [rest] = refused.value.undelivered
+    assert sent.source_id == "1001"
+    assert first.text == vk.calls["messages.send"][0]["message"]
+    assert rest.text == vk.calls["messages.send"][1]["message"]
+    assert (refused.value.code, refused.value.retryable) == ("901", False)
