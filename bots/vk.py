@@ -68,6 +68,7 @@ from bots.messages import (
 )
 from config.settings import VkSettings
 from dialogs.clock import Clock, SystemClock
+from storage.ratelimit import Limit, RateLimiter
 
 __all__ = ["WEBHOOK_PATH", "MalformedEvent", "RateLimit", "VkChannel", "to_incoming"]
 
@@ -283,14 +284,29 @@ def keyboard_json(rows: Sequence[Sequence[Button]]) -> str:
 
 
 class RateLimit:
-    """At most ``rate`` calls in any ``period`` seconds, waiting on ``clock`` when over."""
+    """At most ``rate`` calls in any ``period`` seconds, waiting on ``clock`` when over.
 
-    def __init__(self, clock: Clock, rate: int = COMMUNITY_RATE, period: float = 1.0) -> None:
+    A sliding window in this process, and, when ``shared`` is given, a count per second
+    under ``key`` that every worker using the same community token shares (Redis when
+    ``REDIS_URL`` is set): VK's limit is per token, not per process.
+    """
+
+    def __init__(
+        self,
+        clock: Clock,
+        rate: int = COMMUNITY_RATE,
+        period: float = 1.0,
+        *,
+        shared: RateLimiter | None = None,
+        key: str = "vk",
+    ) -> None:
         self._clock = clock
         self._rate = rate
         self._period = period
         self._calls: deque[datetime] = deque(maxlen=rate)
         self._lock = asyncio.Lock()
+        self._shared = shared
+        self._key = key
 
     async def acquire(self) -> None:
         """Wait until one more call fits in the window, then count it."""
@@ -299,6 +315,10 @@ class RateLimit:
                 elapsed = (self._clock.now() - self._calls[0]).total_seconds()
                 if elapsed < self._period:
                     await self._clock.sleep(self._period - elapsed)
+            if self._shared is not None:
+                limit = Limit(hits=self._rate, window=max(1, round(self._period)))
+                while wait := await self._shared.hit(self._key, limit, self._clock.now()):
+                    await self._clock.sleep(wait)
             self._calls.append(self._clock.now())
 
 
@@ -343,6 +363,7 @@ class VkChannel(Channel):
         clock: Clock | None = None,
         request_timeout: float = 10.0,
         long_poll_wait: int = LONG_POLL_WAIT,
+        limiter: RateLimiter | None = None,
     ) -> None:
         super().__init__()
         if settings.group_token is None:
@@ -357,7 +378,7 @@ class VkChannel(Channel):
         self._clock = clock or SystemClock()
         self._timeout = request_timeout
         self._wait = long_poll_wait
-        self._limit = RateLimit(self._clock)
+        self._limit = RateLimit(self._clock, shared=limiter, key=f"vk:calls:{self.group_id}")
         self._api: VkApi | None = None
         self._http: aiohttp.ClientSession | None = None
         self._polling: asyncio.Task[None] | None = None

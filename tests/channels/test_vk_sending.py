@@ -6,12 +6,14 @@ import json
 from collections.abc import AsyncIterator
 
 import pytest
+from redis.asyncio import Redis
 
 from bots.channel import RetryAfter, SendError
 from bots.messages import Button, Reply
 from bots.vk import VkChannel
 from dialogs.clock import ManualClock
-from tests.conftest import SettingsFactory
+from storage.ratelimit import RedisRateLimiter
+from tests.conftest import REDIS_URL, SettingsFactory
 from tests.fakes.vk_api import VkApiStandIn
 
 ANNA = "512345678"
@@ -235,3 +237,29 @@ async def test_a_refusal_after_the_first_piece_says_what_was_delivered(
     assert first.text == vk.calls["messages.send"][0]["message"]
     assert rest.text == vk.calls["messages.send"][1]["message"]
     assert (refused.value.code, refused.value.retryable) == ("901", False)
+
+
+async def test_workers_on_one_token_share_the_twenty_calls_a_second(
+    vk: VkApiStandIn, make_settings: SettingsFactory, clock: ManualClock, redis_prefix: str
+) -> None:
+    # Two workers, each well under the limit alone, together over it: the count is shared.
+    settings = make_settings(**vk.env(**CALLBACK)).vk
+    clients = [Redis.from_url(REDIS_URL) for _ in range(2)]
+    workers = [
+        VkChannel(settings, clock=clock, limiter=RedisRateLimiter(client, prefix=redis_prefix))
+        for client in clients
+    ]
+    started = clock.now()
+    for worker in workers:
+        await worker.start()
+    for n in range(15):
+        for worker in workers:
+            await worker.send(ANNA, Reply(f"Сообщение {n}"))
+    for worker in workers:
+        await worker.stop()
+    for client in clients:
+        await client.aclose()
+
+    assert len(vk.delivered) == 30
+    assert clock.sleeps, "the 21st call of the second waited for the next second"
+    assert (clock.now() - started).total_seconds() >= 1.0  # 32 calls need two windows
