@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 from redis.asyncio import Redis
+from threadpoolctl import threadpool_limits
 
 from bots.channel import Channel
 from bots.outbox import Outbox
@@ -189,6 +190,10 @@ async def _connect(services: Services) -> None:
         log.warning(
             "conversation state is kept in memory: lost on restart, not shared (set REDIS_URL)"
         )
+    # The FAQ matcher multiplies one message's vector by the FAQ's: small products, for which
+    # OpenBLAS would start a thread per core that spins between calls and takes the CPU the
+    # event loop needs (the benchmark's FAQ path went from 12 to 160 updates/s with one).
+    threadpool_limits(limits=1, user_api="blas")
     try:
         await asyncio.to_thread(services.faq.load)
     except FaqError as exc:

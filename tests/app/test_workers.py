@@ -8,6 +8,7 @@ import pytest
 from aiohttp import web
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import create_async_engine
+from threadpoolctl import threadpool_info
 
 from bots.runner import StartupError, build_app
 from storage.database import Database
@@ -50,6 +51,18 @@ async def test_health_reports_database_redis_and_channels(
         "channels": {"webchat": "ok"},
         "status": "ok",
     }
+
+
+async def test_a_running_bot_keeps_blas_to_one_thread(
+    make_settings: SettingsFactory, start_app
+) -> None:
+    # Spinning OpenBLAS threads (one per core) cost the FAQ path 13x its throughput.
+    await start_app(make_settings())
+
+    blas = [pool for pool in threadpool_info() if pool["user_api"] == "blas"]
+
+    assert blas, "numpy's BLAS is loaded"
+    assert {pool["num_threads"] for pool in blas} == {1}
 
 
 async def test_health_is_503_when_the_database_goes_away(
