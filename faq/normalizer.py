@@ -36,12 +36,38 @@ _CYRILLIC = re.compile(r"[а-яё]", re.IGNORECASE)
 _LATIN = re.compile(r"[a-z]", re.IGNORECASE)
 _STRETCH = re.compile(r"(\w)\1{2,}")
 _WORD = re.compile(r"[0-9a-zа-я]+")
-_KEY_CHARS = set(LATIN_TO_CYRILLIC_KEYS)
-_CYRILLIC_TO_LATIN_KEYS = {v: k for k, v in LATIN_TO_CYRILLIC_KEYS.items()}
+_TO_CYRILLIC = str.maketrans(LATIN_TO_CYRILLIC_KEYS)
+_CYRILLIC_TO_LATIN = str.maketrans({v: k for k, v in LATIN_TO_CYRILLIC_KEYS.items()})
+# TRANSLIT as a scan would apply it: at each position the first listed spelling that
+# matches wins. Every spelling of several letters is listed before the single letters, so
+# a regex alternation of them (tried in list order, the text left as is where none
+# matches) followed by a per-letter table does the same, with Python called per digraph,
+# not per letter. Cyrillic output is not in the table, so it passes the second step as is.
+_TRANSLIT_MULTI = re.compile("|".join(re.escape(latin) for latin, _ in TRANSLIT if len(latin) > 1))
+_TRANSLIT_TO = dict(TRANSLIT)
+_TRANSLIT_SINGLE = str.maketrans({latin: ru for latin, ru in TRANSLIT if len(latin) == 1})
 _KNOWN = 1.5  # zipf frequency from which a word counts as a real word of the language
 # Words wordfreq's tokenizer leaves whole, so a dictionary lookup gives its exact answer.
 _PLAIN_WORD = re.compile(r"[a-zа-я]+")
 _MIN_FREQUENCY = 1e-9  # zipf 0, wordfreq's floor for zipf_frequency(minimum=0)
+# A letter run with a word break on each side is one token to wordfreq, and one unknown
+# token makes the whole word unknown. Breaks: the string's edge, punctuation that Unicode
+# word segmentation never joins letters across, and `.` `'` `:` (which join letters only
+# when letters stand on both sides) before an edge. Wrong-layout words are full of such
+# runs (`ghj,ktvs`, `ltkf.`), and wordfreq's tokenizer costs ~20 µs a word.
+_BREAKS = re.escape(',;[]{}<>"`~-?!/()')
+_ISOLATED_RUN = re.compile(
+    rf"(?:(?<![^{_BREAKS}])|(?<=[.':])(?<![^{_BREAKS}][.':]))"
+    r"[a-zа-я]+"
+    rf"(?:(?![^{_BREAKS}])|(?=[.':](?![^{_BREAKS}])))"
+)
+
+
+# A Latin token's readings: (the token stripped and lowercased, looked up as English; its
+# layout reading; its translit reading; each of those two cleaned for the Russian checks,
+# or None when it cannot be a Russian word). A plain tuple, not a NamedTuple: the memo
+# holds thousands, and the garbage collector stops scanning tuples of strings.
+_Readings = tuple[str, str, str, str | None, str | None]
 
 
 @dataclass(frozen=True)
@@ -73,7 +99,7 @@ class Normalizer:
         self._morph: Any = None
         self._stemmers: dict[str, Any] = {}
         self._lemmas: dict[str, str] = {}
-        self._zipf: dict[tuple[str, str], float] = {}
+        self._zipf: dict[str, dict[str, float]] = {"ru": {}, "en": {}}  # language -> word
         self._frequencies: dict[str, dict[str, float]] = {}
         self._known: dict[str, bool] = {}
         self._phrasings: dict[str, Analysis] = {}
@@ -81,7 +107,8 @@ class Normalizer:
         # the regexes and lookups per token dominated loading. Bounded: messages add typos.
         self._tokens: dict[str, tuple[str, bool]] = {}
         self._layouts: dict[str, tuple[str, bool] | None] = {}
-        self._scripts: dict[str, tuple[bool, bool]] = {}
+        self._latin: dict[str, _Readings] = {}
+        self._scripts: dict[str, int] = {}  # 1: has Cyrillic, 2: has Latin, 3: both
         self._stored: dict[Path, int] = {}  # word files read or written, and their size
 
     def warm_up(self) -> None:
@@ -119,7 +146,7 @@ class Normalizer:
             self._lemmas.update(data["lemmas"])
             self._known.update(data["known"])
             for language, table in data["zipf"].items():
-                self._zipf.update(((word, language), value) for word, value in table.items())
+                self._zipf.setdefault(language, {}).update(table)
         except FileNotFoundError:
             return
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
@@ -132,9 +159,7 @@ class Normalizer:
         path = _words_path(directory)
         if self._stored.get(path) == self._word_count():
             return
-        zipf: dict[str, dict[str, float]] = {}
-        for (word, language), value in self._zipf.items():
-            zipf.setdefault(language, {})[word] = value
+        zipf = {language: table for language, table in self._zipf.items() if table}
         data = {"version": _words_version(), "lemmas": self._lemmas, "known": self._known}
         directory.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=directory, suffix=".json")
@@ -144,7 +169,7 @@ class Normalizer:
         self._stored[path] = self._word_count()
 
     def _word_count(self) -> int:
-        return len(self._lemmas) + len(self._zipf) + len(self._known)
+        return len(self._lemmas) + sum(map(len, self._zipf.values())) + len(self._known)
 
     def analyse(self, text: str, vocabulary: frozenset[str] = frozenset()) -> Analysis:
         """Normalize `text`; `vocabulary` (FAQ words) helps decide layout and translit fixes."""
@@ -179,10 +204,10 @@ class Normalizer:
         for word in words:
             script = self._scripts.get(word)
             if script is None:
-                script = (bool(_CYRILLIC.search(word)), bool(_LATIN.search(word)))
+                script = bool(_CYRILLIC.search(word)) + 2 * bool(_LATIN.search(word))
                 _remember(self._scripts, word, script)
-            cyrillic += script[0]
-            latin += script[1]
+            cyrillic += script & 1
+            latin += script >> 1
         language = "en" if latin > cyrillic else "ru"
         return Analysis(" ".join(words), tuple(words), lemmas, language)
 
@@ -199,7 +224,7 @@ class Normalizer:
         if cached is not None:
             return cached
         if _CYRILLIC.search(word):
-            lemma = str(self._analyzer().parse(word)[0].normal_form).replace("ё", "е")
+            lemma = str(self._analyzer().parse(word)[0][2]).replace("ё", "е")  # normal form
             lemma = COLLOQUIAL.get(lemma, lemma)
         elif _LATIN.search(word):
             lemma = str(self._stemmer("english").stemWord(word))
@@ -210,15 +235,33 @@ class Normalizer:
 
     def zipf(self, word: str, language: str) -> float:
         """General frequency of a word on the Zipf scale (0 unknown .. 7 «и»)."""
-        key = (word, language)
-        cached = self._zipf.get(key)
+        memo = self._zipf.get(language)
+        if memo is None:
+            memo = self._zipf[language] = {}
+        cached = memo.get(word)
         if cached is None:
+            table = self._frequency_table(language)
             if _PLAIN_WORD.fullmatch(word):
-                cached = _zipf_of(self._frequency_table(language).get(word))
+                cached = _zipf_of(table.get(word))
+            elif any(run not in table for run in _ISOLATED_RUN.findall(word)):
+                cached = _zipf_of(None)  # what wordfreq gives when a token is unknown
             else:
                 cached = float(zipf_frequency(word, language))
-            self._zipf[key] = cached
+            memo[word] = cached
         return cached
+
+    def _at_least(self, word: str, language: str, floor: float) -> bool:
+        """`zipf(word, language) >= floor`, often without wordfreq's tokenizer.
+
+        Several tokens' frequencies combine to less than each one's, so an isolated run
+        (always one token) under the floor decides it. Unseen words read on the other
+        layout (`сюжрт` → `c.;hn`) mostly end here.
+        """
+        if not _PLAIN_WORD.fullmatch(word):
+            table = self._frequency_table(language)
+            if any(_zipf_of(table.get(run)) < floor for run in _ISOLATED_RUN.findall(word)):
+                return False
+        return self.zipf(word, language) >= floor
 
     def _frequency_table(self, language: str) -> dict[str, float]:
         table = self._frequencies.get(language)
@@ -249,13 +292,10 @@ class Normalizer:
         layout_votes = translit_votes = english_votes = 0
         plans: dict[int, tuple[str, str, float, float, float]] = {}
         for i in latin:
-            token = tokens[i].strip("?!.,;:\"'()«»").lower() or tokens[i].lower()
-            core = tokens[i].rstrip("?!").lower()
+            token, by_layout, by_translit, layout_word, translit_word = self._readings(tokens[i])
             english = max(self.zipf(token, "en"), 4.0 if token in vocabulary else 0.0)
-            by_layout = _layout(core)
-            by_translit = _translit(token)
-            layout_score = self._russian_score(by_layout, vocabulary)
-            translit_score = self._russian_score(by_translit, vocabulary)
+            layout_score = self._russian_score(layout_word, vocabulary)
+            translit_score = self._russian_score(translit_word, vocabulary)
             plans[i] = (by_layout, by_translit, english, layout_score, translit_score)
             best = max(layout_score, translit_score)
             if english >= _KNOWN and english >= best:
@@ -281,6 +321,27 @@ class Normalizer:
                 fixed[i] = by_translit
         return fixed
 
+    def _readings(self, raw: str) -> _Readings:
+        """A Latin token's layout and translit readings, memoized per token.
+
+        They depend on the token alone, and converting it character by character was
+        most of a wrong-layout message's time; only the FAQ-vocabulary checks stay per call.
+        """
+        reading = self._latin.get(raw)
+        if reading is None:
+            token = raw.strip("?!.,;:\"'()«»").lower() or raw.lower()
+            by_layout = _layout(raw.rstrip("?!").lower())
+            by_translit = _translit(token)
+            reading = (
+                token,
+                by_layout,
+                by_translit,
+                _russian_form(by_layout),
+                _russian_form(by_translit),
+            )
+            _remember(self._latin, raw, reading)
+        return reading
+
     def _fix_cyrillic_layout(self, token: str, vocabulary: frozenset[str]) -> str:
         """`руддщ` → `hello`: only when the Russian reading is no word at all."""
         # Memo per token: None (never converted) or the Latin reading and whether it is
@@ -291,16 +352,16 @@ class Normalizer:
             plan = None
             word = token.strip("?!.,").lower()
             if len(word) >= 3 and _CYRILLIC.search(word) and not self.is_russian_word(word):
-                latin = "".join(_CYRILLIC_TO_LATIN_KEYS.get(c, c) for c in word)
-                plan = (latin, self.zipf(latin, "en") >= 3.0)
+                latin = word.translate(_CYRILLIC_TO_LATIN)
+                plan = (latin, self._at_least(latin, "en", 3.0))
             _remember(self._layouts, token, plan)
         if plan is not None and (plan[1] or plan[0] in vocabulary):
             return plan[0]
         return token
 
-    def _russian_score(self, word: str, vocabulary: frozenset[str]) -> float:
-        clean = word.strip("?!.,").replace("ё", "е")
-        if not clean or not _CYRILLIC.search(clean) or _LATIN.search(clean):
+    def _russian_score(self, clean: str | None, vocabulary: frozenset[str]) -> float:
+        """How surely a reading (`_russian_form`) is a Russian word: 5 for FAQ words, else zipf."""
+        if clean is None:
             return 0.0
         if clean in vocabulary:
             return 5.0
@@ -318,7 +379,9 @@ class Normalizer:
 
     def _analyzer(self) -> Any:
         if self._morph is None:
-            self._morph = pymorphy3.MorphAnalyzer()
+            # Plain tuples, not `Parse` objects: the same analyses in the same order, and
+            # an unknown word (a typo) has dozens of candidate parses to build.
+            self._morph = pymorphy3.MorphAnalyzer(result_type=None)
         return self._morph
 
     def _stemmer(self, language: str) -> Any:
@@ -360,25 +423,34 @@ def _zipf_of(frequency: float | None) -> float:
     wordfreq tokenizes every word (~50 µs) before the lookup; a plain lowercase word is
     one token, so the lookup and wordfreq's own rounding steps give the same number.
     """
-    unrounded = _MIN_FREQUENCY if frequency is None else max(1 / (1 / frequency), _MIN_FREQUENCY)
-    digits = math.floor(-math.log(unrounded, 10)) + 3
-    return round(math.log(round(unrounded, digits), 10) + 9, 2)
+    zipf = _ZIPF_OF.get(frequency)
+    if zipf is None:
+        unrounded = (
+            _MIN_FREQUENCY if frequency is None else max(1 / (1 / frequency), _MIN_FREQUENCY)
+        )
+        digits = math.floor(-math.log(unrounded, 10)) + 3
+        zipf = _ZIPF_OF[frequency] = round(math.log(round(unrounded, digits), 10) + 9, 2)
+    return zipf
+
+
+# wordfreq stores frequencies in centibel steps, so a few hundred values cover every word;
+# `round` (twice per word) was the costliest step of looking up a new word.
+_ZIPF_OF: dict[float | None, float] = {}
 
 
 def _layout(token: str) -> str:
-    return "".join(LATIN_TO_CYRILLIC_KEYS.get(c, c) for c in token).lower()
+    return token.translate(_TO_CYRILLIC).lower()
 
 
 def _translit(token: str) -> str:
-    out: list[str] = []
-    i = 0
-    while i < len(token):
-        for latin, cyrillic in TRANSLIT:
-            if token.startswith(latin, i):
-                out.append(cyrillic)
-                i += len(latin)
-                break
-        else:
-            out.append(token[i])
-            i += 1
-    return "".join(out)
+    return _TRANSLIT_MULTI.sub(lambda match: _TRANSLIT_TO[match[0]], token).translate(
+        _TRANSLIT_SINGLE
+    )
+
+
+def _russian_form(word: str) -> str | None:
+    """A reading cleaned for the Russian checks, or None when it cannot be a Russian word."""
+    clean = word.strip("?!.,").replace("ё", "е")
+    if not clean or not _CYRILLIC.search(clean) or _LATIN.search(clean):
+        return None
+    return clean
