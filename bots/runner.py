@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from dataclasses import dataclass, field
 
@@ -198,6 +199,11 @@ async def _connect(services: Services) -> None:
         await asyncio.to_thread(services.faq.load)
     except FaqError as exc:
         raise StartupError(f"the FAQ cannot be loaded: {exc}") from exc
+    # What is loaded by now (word tables, dictionaries, the encoder) lives as long as the
+    # process. Out of the garbage collector's sight, a full collection no longer walks those
+    # millions of objects, which paused every request in flight for 50-75 ms.
+    gc.collect()
+    gc.freeze()
     for channel in services.channels:
         try:
             await channel.start()
