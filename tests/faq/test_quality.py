@@ -1,10 +1,12 @@
 """Quality floors on every test FAQ and case set, so a regression fails CI.
 
-Three FAQs: the shipped supermarket and two other chains (`tests/faq/chains/`), because the
-matcher must work on FAQs it was not written for. The *_dev sets were used to tune the
-method (one set of defaults for all three); the *_holdout sets never were. The floors sit
-a point or two under what `benchmarks/faq_quality.py` and the README report; one case is
-2-4 points of a set, so the wrong-answer ceilings leave room for about one case.
+Four FAQs: the shipped supermarket and three other chains (`tests/faq/chains/`), because
+the matcher must work on FAQs it was not written for; the pharmacy chain was written after
+the method was settled, as a fresh unseen chain, and has not been tuned on. The *_dev sets
+of the first three were used to tune the method (one set of defaults for all); the
+*_holdout sets never were. The floors sit a point or two under what
+`benchmarks/faq_quality.py` and the README report; one case is 2-4 points of a set, so the
+wrong-answer ceilings leave room for about one case.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ SOURCES = {
     "supermarket": (SHIPPED, CASES),
     "pizza": (CHAINS / "pizza" / "faq", CHAINS / "pizza" / "cases"),
     "homegoods": (CHAINS / "homegoods" / "faq", CHAINS / "homegoods" / "cases"),
+    "pharmacy": (CHAINS / "pharmacy" / "faq", CHAINS / "pharmacy" / "cases"),
 }
 FLOORS = {
     # (chain, set): (min correct share, max wrong share)
@@ -40,6 +43,10 @@ FLOORS = {
     ("homegoods", "en_dev"): (0.72, 0.04),
     ("homegoods", "ru_holdout"): (0.39, 0.04),
     ("homegoods", "en_holdout"): (0.44, 0.04),
+    ("pharmacy", "ru_dev"): (0.64, 0.10),
+    ("pharmacy", "en_dev"): (0.47, 0.07),
+    ("pharmacy", "ru_holdout"): (0.38, 0.06),
+    ("pharmacy", "en_holdout"): (0.33, 0.09),
 }
 
 
