@@ -159,6 +159,14 @@ class Message(Base):
             sqlite_where=text("next_attempt_at IS NOT NULL"),
             postgresql_where=text("next_attempt_at IS NOT NULL"),
         ),
+        # Storing a shopper's message asks whether a reply of the conversation still waits
+        # for the retry job; this answers it without reading the conversation's messages.
+        Index(
+            "ix_messages_waiting_in_conversation",
+            "conversation_id",
+            sqlite_where=text("next_attempt_at IS NOT NULL"),
+            postgresql_where=text("next_attempt_at IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(_Id, primary_key=True, autoincrement=True)
