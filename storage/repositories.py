@@ -173,8 +173,8 @@ class ConversationRepository:
         INSERT stores their messages (``ON CONFLICT DO NOTHING`` on the source id still spots a
         redelivery, also within the batch); ``last_message_at`` and ``last_seen_at`` move when
         a minute old, as in :meth:`file_incoming`. A first contact (no identity or no open
-        conversation yet) takes :meth:`file_incoming`. Runs of
-        consecutive messages are written in arrival order, so ids keep each chat's order.
+        conversation yet) takes :meth:`file_incoming`. Runs of consecutive messages are
+        written in arrival order, so ids keep each chat's order.
         """
         items = [(_storable(message), now) for message, now in items]
         known = await self._open_conversations({m.channel for m, _ in items}, items)
