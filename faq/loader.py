@@ -233,26 +233,39 @@ class _Reader:
         if node is None:
             self.error(name, line, f"{where} has no 'answer'", "add 'answer: text'")
             return {}
+        answers = self._read_localized(name, node, f"{where}: the answer", empty_single=True)
+        for language, (text, text_line) in answers.items():
+            self._check_length(name, text_line, where, language, text)
+        return {language: text for language, (text, _) in answers.items()}
+
+    def _read_localized(
+        self, name: str, node: yaml.Node, what: str, *, empty_single: bool
+    ) -> dict[str, tuple[str, int]]:
+        """A text or a mapping language -> text (`answer`, a button's `text`), with lines.
+
+        A plain text counts as Russian. Keys that are not language codes and empty texts are
+        errors naming `what`; a plain empty text is one too when `empty_single` is set.
+        """
         if isinstance(node, yaml.MappingNode):
             pairs = [(str(k.value), k, v) for k, v in node.value]
         else:
             pairs = [(DEFAULT_LANGUAGE, node, node)]
-        answers: dict[str, str] = {}
+        texts: dict[str, tuple[str, int]] = {}
         for language, key_node, value_node in pairs:
             text = _text(value_node)
             if not LANGUAGE_PATTERN.match(language):
                 self.error(
                     name,
                     _line(key_node),
-                    f"{where}: '{language}' is not a language code",
+                    f"{what}: '{language}' is not a language code",
                     "use two letters like ru or en",
                 )
             elif text is None or not text.strip():
-                self.error(name, _line(value_node), f"{where}: the answer is empty", "write it")
+                if empty_single or key_node is not value_node:
+                    self.error(name, _line(value_node), f"{what} is empty", "write it")
             else:
-                answers[language] = text.strip()
-                self._check_length(name, _line(value_node), where, language, answers[language])
-        return answers
+                texts[language] = (text.strip(), _line(value_node))
+        return texts
 
     def _check_length(self, name: str, line: int, where: str, language: str, text: str) -> None:
         too_short_for = [p for p, limit in ANSWER_LIMITS.items() if len(text) > limit]
@@ -284,7 +297,7 @@ class _Reader:
                 continue
             values = {str(k.value): _text(v) for k, v in item.value}
             url, target = values.get("url"), values.get("faq")
-            labels = self._read_labels(name, line, item, where)
+            labels = self._read_labels(name, item, where)
             text = labels.get(DEFAULT_LANGUAGE) or next(iter(labels.values()), None)
             unknown = set(values) - {"text", "url", "faq"}
             if unknown:
@@ -315,31 +328,13 @@ class _Reader:
             )
         return tuple(buttons)
 
-    def _read_labels(
-        self, name: str, line: int, button: yaml.MappingNode, where: str
-    ) -> dict[str, str]:
+    def _read_labels(self, name: str, button: yaml.MappingNode, where: str) -> dict[str, str]:
         """A button's `text`: one label, or a mapping language -> label (as `answer` may be)."""
         node = next((v for k, v in button.value if str(k.value) == "text"), None)
         if node is None:
             return {}
-        if not isinstance(node, yaml.MappingNode):
-            text = _text(node)
-            return {DEFAULT_LANGUAGE: text.strip()} if text and text.strip() else {}
-        labels: dict[str, str] = {}
-        for key_node, value_node in node.value:
-            language, text = str(key_node.value), _text(value_node)
-            if not LANGUAGE_PATTERN.match(language):
-                self.error(
-                    name,
-                    _line(key_node),
-                    f"{where}: button label '{language}' is not a language code",
-                    "use two letters like ru or en",
-                )
-            elif text is None or not text.strip():
-                self.error(name, _line(value_node), f"{where}: an empty button label", "write it")
-            else:
-                labels[language] = text.strip()
-        return labels
+        labels = self._read_localized(name, node, f"{where}: a button label", empty_single=False)
+        return {language: text for language, (text, _) in labels.items()}
 
     def _read_bool(self, name: str, node: yaml.Node | None, where: str) -> bool:
         if node is None:

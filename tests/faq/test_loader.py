@@ -79,13 +79,13 @@ def test_every_optional_field_is_read(tmp_path: Path) -> None:
             "- id: a\n  questions: [x]\n  answer: y\n  buttons:\n"
             "    - text: {ru: Б, english: B}\n      url: https://example.com\n",
             5,
-            "button label 'english' is not a language code",
+            "a button label: 'english' is not a language code",
         ),
         (
             "- id: a\n  questions: [x]\n  answer: y\n  buttons:\n"
             "    - url: https://example.com\n      text:\n        ru: Б\n        en: ''\n",
             8,
-            "an empty button label",
+            "a button label is empty",
         ),
         (
             "- id: a\n  questions: [x]\n  answer: " + "д" * 4100 + "\n",
