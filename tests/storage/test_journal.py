@@ -265,3 +265,22 @@ async def test_a_message_knows_when_an_earlier_reply_awaits_a_retry(database: Da
     assert not other.replies_waiting
     assert not after.replies_waiting
     await journal.aclose()
+
+
+async def test_a_caller_that_gives_up_does_not_stop_the_others_batch(database: Database) -> None:
+    # A webhook request can be cancelled (the platform hung up) while its write is queued.
+    journal = MessageJournal(database.uow)
+    await journal.file_incoming(_msg("u1", "привет", "c0"), T0)
+    first = asyncio.ensure_future(journal.file_incoming(_msg("u1", "раз", "c1"), T0))
+    gone = asyncio.ensure_future(journal.file_incoming(_msg("u1", "два", "c2"), T0))
+    third = asyncio.ensure_future(journal.file_incoming(_msg("u1", "три", "c3"), T0))
+    await asyncio.sleep(0)  # a scheduling turn (no waiting): all three are queued
+
+    gone.cancel()
+    refs = await asyncio.gather(first, third)
+
+    assert gone.cancelled()
+    assert all(ref.message_id for ref in refs)
+    # What was handed in is kept, as a redelivery of it would be recognised.
+    assert await _history(database, refs[0].conversation_id) == ["привет", "раз", "два", "три"]
+    await journal.aclose()
