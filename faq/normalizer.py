@@ -92,10 +92,14 @@ class Analysis:
         )
 
 
+_MEMO_LIMIT = 200_000  # words per memo before it starts over
+
+
 class Normalizer:
     """Normalize shopper text; heavy dictionaries load on first use, then stay cached."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, memo_limit: int = _MEMO_LIMIT) -> None:
+        self._memo_limit = memo_limit  # per-word memo size before it starts over
         self._morph: Any = None
         self._stemmers: dict[str, Any] = {}
         self._lemmas: dict[str, str] = {}
@@ -111,6 +115,13 @@ class Normalizer:
         self._scripts: dict[str, int] = {}  # 1: has Cyrillic, 2: has Latin, 3: both
         self._stored: dict[Path, int] = {}  # word files read or written, and their size
 
+    def _remember(self, memo: dict[str, Any], key: str, value: Any) -> None:
+        # Shoppers keep typing words nobody typed before (typos, names): a bot that runs for
+        # months must not keep every one. Starting over is cheap; every entry can be recomputed.
+        if len(memo) >= self._memo_limit:
+            memo.clear()
+        memo[key] = value
+
     def warm_up(self) -> None:
         """Load the dictionaries (pymorphy3, wordfreq ru/en: ~0.7 s) now, not on first use."""
         self._analyzer()
@@ -123,7 +134,7 @@ class Normalizer:
 
         What a new process sees once started: benchmarks use it to time a cold FAQ load.
         """
-        other = Normalizer()
+        other = Normalizer(memo_limit=self._memo_limit)
         other._morph = self._morph
         other._stemmers = dict(self._stemmers)
         other._frequencies = dict(self._frequencies)
@@ -184,7 +195,7 @@ class Normalizer:
             if info is None:
                 fixed = self._destretch(token)
                 info = (fixed, bool(_LATIN.search(fixed)) and not _CYRILLIC.search(fixed))
-                _remember(self._tokens, token, info)
+                self._remember(self._tokens, token, info)
             tokens.append(info[0])
             any_latin = any_latin or info[1]
         if any_latin:
@@ -205,7 +216,7 @@ class Normalizer:
             script = self._scripts.get(word)
             if script is None:
                 script = bool(_CYRILLIC.search(word)) + 2 * bool(_LATIN.search(word))
-                _remember(self._scripts, word, script)
+                self._remember(self._scripts, word, script)
             cyrillic += script & 1
             latin += script >> 1
         language = "en" if latin > cyrillic else "ru"
@@ -230,7 +241,7 @@ class Normalizer:
             lemma = str(self._stemmer("english").stemWord(word))
         else:
             lemma = word
-        self._lemmas[word] = lemma
+        self._remember(self._lemmas, word, lemma)
         return lemma
 
     def zipf(self, word: str, language: str) -> float:
@@ -247,7 +258,7 @@ class Normalizer:
                 cached = _zipf_of(None)  # what wordfreq gives when a token is unknown
             else:
                 cached = float(zipf_frequency(word, language))
-            memo[word] = cached
+            self._remember(memo, word, cached)
         return cached
 
     def _at_least(self, word: str, language: str, floor: float) -> bool:
@@ -274,7 +285,7 @@ class Normalizer:
         known = self._known.get(word)
         if known is None:
             known = self.zipf(word, "ru") >= _KNOWN or bool(self._analyzer().word_is_known(word))
-            self._known[word] = known
+            self._remember(self._known, word, known)
         return known
 
     # -- keyboard layout and transliteration ---------------------------------------------
@@ -339,7 +350,7 @@ class Normalizer:
                 _russian_form(by_layout),
                 _russian_form(by_translit),
             )
-            _remember(self._latin, raw, reading)
+            self._remember(self._latin, raw, reading)
         return reading
 
     def _fix_cyrillic_layout(self, token: str, vocabulary: frozenset[str]) -> str:
@@ -354,7 +365,7 @@ class Normalizer:
             if len(word) >= 3 and _CYRILLIC.search(word) and not self.is_russian_word(word):
                 latin = word.translate(_CYRILLIC_TO_LATIN)
                 plan = (latin, self._at_least(latin, "en", 3.0))
-            _remember(self._layouts, token, plan)
+            self._remember(self._layouts, token, plan)
         if plan is not None and (plan[1] or plan[0] in vocabulary):
             return plan[0]
         return token
@@ -392,7 +403,6 @@ class Normalizer:
         return stemmer
 
 
-_MEMO_LIMIT = 200_000
 _WORDS_FORMAT = 1
 
 
@@ -409,12 +419,6 @@ def _words_version() -> str:
         except metadata.PackageNotFoundError:
             parts.append(f"{package}=?")
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
-
-
-def _remember(memo: dict[str, Any], key: str, value: Any) -> None:
-    if len(memo) >= _MEMO_LIMIT:
-        memo.clear()
-    memo[key] = value
 
 
 def _zipf_of(frequency: float | None) -> float:

@@ -242,3 +242,16 @@ def test_a_stale_or_broken_word_cache_is_ignored(
     broken = normalizer.fresh()
     FaqMatcher(shipped_faq, MatcherSettings(semantic=False, cache_dir=tmp_path), normalizer=broken)
     assert json.loads((tmp_path / "faq-words.json").read_text(encoding="utf-8"))["lemmas"]
+
+
+def test_word_memos_stay_bounded_however_many_new_words_arrive() -> None:
+    # A bot running for months sees endless new words (typos, names, order numbers); the
+    # per-word memos start over at their limit instead of growing with them.
+    normalizer = Normalizer(memo_limit=500)
+    for number in range(2_000):
+        word = f"zq{number}x"
+        normalizer.analyse(f"{word} доставка")
+        normalizer.zipf(word, "en")
+
+    assert normalizer._word_count() <= 3 * 500
+    assert normalizer.lemma("доставкой") == "доставка"  # still right after starting over
