@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, select, text, update
+from sqlalchemy import BindParameter, and_, bindparam, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,6 +24,49 @@ __all__ = [
 
 
 _SEEN_GRANULARITY = timedelta(minutes=1)
+
+
+@functools.cache
+def _open_conversations_query() -> Any:
+    """Known shoppers of one channel with their open conversations.
+
+    Built once: building a statement and its cache key cost more than running it on a batch.
+    """
+    channel: BindParameter[str] = bindparam("channel")
+    return (
+        select(
+            Identity.id,
+            Identity.customer_id,
+            Identity.user_id,
+            Identity.display_name,
+            Identity.language_code,
+            Identity.last_seen_at,
+            Conversation.id,
+            Conversation.chat_id,
+            Conversation.last_message_at,
+            _replies_waiting(),
+        )
+        .join(
+            Conversation,
+            and_(
+                Conversation.identity_id == Identity.id,
+                Conversation.channel == channel,
+                Conversation.status == "open",
+            ),
+        )
+        .where(
+            Identity.channel == channel, Identity.user_id.in_(bindparam("users", expanding=True))
+        )
+    )
+
+
+@functools.cache
+def _insert_incoming_query(dialect: str) -> Any:
+    """The batch INSERT of incoming messages that skips redeliveries (built once per dialect)."""
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(Message)
+    return insert.on_conflict_do_nothing(
+        index_elements=["channel", "source_id"], index_where=text("direction = 'in'")
+    ).returning(Message.id, Message.channel, Message.source_id)
 
 
 def _upsert_for(session: AsyncSession) -> Any:
@@ -204,27 +248,7 @@ class ConversationRepository:
         for channel in sorted(channels):
             users = sorted({m.user_id for m, _ in items if m.channel == channel})
             rows = await connection.execute(
-                select(
-                    Identity.id,
-                    Identity.customer_id,
-                    Identity.user_id,
-                    Identity.display_name,
-                    Identity.language_code,
-                    Identity.last_seen_at,
-                    Conversation.id,
-                    Conversation.chat_id,
-                    Conversation.last_message_at,
-                    _replies_waiting(),
-                )
-                .join(
-                    Conversation,
-                    and_(
-                        Conversation.identity_id == Identity.id,
-                        Conversation.channel == channel,
-                        Conversation.status == "open",
-                    ),
-                )
-                .where(Identity.channel == channel, Identity.user_id.in_(users))
+                _open_conversations_query(), {"channel": channel, "users": users}
             )
             for row in rows:
                 identity_id, customer, user, name, language, seen, conversation, chat = row[:8]
@@ -252,15 +276,13 @@ class ConversationRepository:
             first_of[key] = index
             rows.append(_incoming_values(hit.conversation_id, message, now))
         connection = await self._session.connection()
-        insert = _upsert_for(self._session)(Message)
         ids: dict[int, int] = {}
         if keyed:
-            statement = insert.on_conflict_do_nothing(
-                index_elements=["channel", "source_id"], index_where=text("direction = 'in'")
-            ).returning(Message.id, Message.channel, Message.source_id)
+            statement = _insert_incoming_query(connection.dialect.name)
             for message_id, channel, source_id in await connection.execute(statement, rows):
                 ids[first_of[(channel, source_id)]] = message_id
         else:
+            insert = _upsert_for(self._session)(Message)
             statement = insert.returning(Message.id, sort_by_parameter_order=True)
             returned = (await connection.execute(statement, rows)).scalars().all()
             ids = dict(enumerate(returned))
