@@ -145,3 +145,24 @@ async def test_the_memory_lock_forgets_keys_nobody_holds() -> None:
             assert locks.size == 1
 
     assert locks.size == 0
+
+
+async def test_the_memory_store_forgets_the_least_recently_used_conversations() -> None:
+    # Its Redis twin lets idle state expire; in memory, a long-running bot keeps a bounded
+    # number of conversations, most recently used first.
+    store = MemoryStateStore(max_conversations=2)
+    first, second, third = (StateKey("web", chat, "u") for chat in ("1", "2", "3"))
+    await store.set_state(first, "feedback:waiting")
+    await store.set_data(first, {"n": 1})
+    await store.set_state(second, "question:waiting")
+    await store.set_data(second, {"n": 2})
+    assert await store.get_state(first) == "feedback:waiting"  # used again: now the newest
+    assert await store.get_data(first) == {"n": 1}
+
+    await store.set_state(third, "handoff:waiting")
+    await store.set_data(third, {"n": 3})
+
+    assert await store.get_state(second) is None, "the least recently used is forgotten"
+    assert await store.get_data(second) == {}
+    assert await store.get_state(first) == "feedback:waiting"
+    assert await store.get_data(third) == {"n": 3}
