@@ -64,7 +64,9 @@ class Outbox:
         sent now: the replies are recorded as held and the retry job sends them after it.
         """
         deliveries: list[Delivery] = []
-        for reply in replies:
+        pending = list(replies)
+        while pending:
+            reply = pending.pop(0)
             before = deliveries[-1].error if deliveries else None
             if queue_behind or (before is not None and before.retryable):
                 held = SendError(
@@ -72,7 +74,9 @@ class Outbox:
                 )
                 deliveries.append(Delivery(reply, None, held, attempted=False))
             else:
-                deliveries.extend(await self._send(channel, chat_id, reply))
+                done, rest = await self._send(channel, chat_id, reply)
+                deliveries.extend(done)
+                pending[:0] = rest  # the parts of a reply refused midway, as replies of their own
         now = self._clock.now()
         await self._journal.record_outgoing(
             [
@@ -93,17 +97,20 @@ class Outbox:
         )
         return deliveries
 
-    async def _send(self, channel: Channel, chat_id: str, reply: Reply) -> list[Delivery]:
+    async def _send(
+        self, channel: Channel, chat_id: str, reply: Reply
+    ) -> tuple[list[Delivery], list[Reply]]:
+        """The deliveries of ``reply``, and the parts of it still to send if refused midway."""
         retries = 0
         while True:
             try:
-                return [Delivery(reply, await channel.send(chat_id, reply), None)]
+                return [Delivery(reply, await channel.send(chat_id, reply), None)], []
             except RetryAfter as exc:
                 if retries >= self._max_rate_retries:
                     log.warning(
                         "%s chat %s: still rate-limited, kept as failed", channel.name, chat_id
                     )
-                    return [Delivery(reply, None, exc)]
+                    return [Delivery(reply, None, exc)], []
                 retries += 1
                 log.info("%s asked to wait %.1f s before sending", channel.name, exc.seconds)
                 await self._clock.sleep(exc.seconds)
@@ -112,27 +119,18 @@ class Outbox:
                 return _split(reply, exc)
             except Exception as exc:  # a network failure must not lose the reply's record
                 log.exception("%s chat %s: send failed", channel.name, chat_id)
-                return [Delivery(reply, None, SendError("error", repr(exc), retryable=True))]
+                return [Delivery(reply, None, SendError("error", repr(exc), retryable=True))], []
 
 
-def _split(reply: Reply, error: SendError) -> list[Delivery]:
+def _split(reply: Reply, error: SendError) -> tuple[list[Delivery], list[Reply]]:
     """One record per message when a reply was refused after part of it got through.
 
-    The parts the shopper already has are recorded as sent; the refused part carries the
-    error, and the parts after it wait behind it (as later replies do), so a retry sends
-    only what is missing.
+    The parts the shopper already has are recorded as sent and the refused part carries the
+    error; the parts after it go back to :meth:`Outbox.deliver` like later replies, so they
+    wait behind a refusal that may pass and a retry sends only what is missing.
     """
     if not error.delivered:
-        return [Delivery(reply, None, error)]
-    sent = [Delivery(part, message, None) for part, message in error.delivered]
+        return [Delivery(reply, None, error)], []
     refused, *rest = error.undelivered or (reply,)
-    after = SendError(
-        "held" if error.retryable else error.code,
-        "not sent: an earlier part awaits a retry" if error.retryable else error.description,
-        retryable=error.retryable,
-    )
-    return [
-        *sent,
-        Delivery(refused, None, error),
-        *(Delivery(part, None, after, attempted=False) for part in rest),
-    ]
+    sent = [Delivery(part, message, None) for part, message in error.delivered]
+    return [*sent, Delivery(refused, None, error)], rest

@@ -246,10 +246,11 @@ class _Reader:
         A plain text counts as Russian. Keys that are not language codes and empty texts are
         errors naming `what`; a plain empty text is one too when `empty_single` is set.
         """
-        if isinstance(node, yaml.MappingNode):
-            pairs = [(str(k.value), k, v) for k, v in node.value]
-        else:
+        single = not isinstance(node, yaml.MappingNode)
+        if single:
             pairs = [(DEFAULT_LANGUAGE, node, node)]
+        else:
+            pairs = [(str(k.value), k, v) for k, v in node.value]
         texts: dict[str, tuple[str, int]] = {}
         for language, key_node, value_node in pairs:
             text = _text(value_node)
@@ -261,7 +262,7 @@ class _Reader:
                     "use two letters like ru or en",
                 )
             elif text is None or not text.strip():
-                if empty_single or key_node is not value_node:
+                if empty_single or not single:
                     self.error(name, _line(value_node), f"{what} is empty", "write it")
             else:
                 texts[language] = (text.strip(), _line(value_node))

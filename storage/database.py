@@ -25,7 +25,13 @@ from sqlalchemy.ext.asyncio import (
 
 from storage.uow import UnitOfWork
 
-__all__ = ["MIGRATIONS_DIR", "Database", "DatabaseUnavailable", "SchemaOutdated"]
+__all__ = [
+    "MIGRATIONS_DIR",
+    "Database",
+    "DatabaseUnavailable",
+    "SchemaOutdated",
+    "sqlite_pragmas",
+]
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -53,7 +59,7 @@ class Database:
             engine_options.setdefault("max_overflow", 0)
         self.engine: AsyncEngine = create_async_engine(url, echo=echo, **engine_options)
         if self.is_sqlite:
-            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine.sync_engine, "connect", sqlite_pragmas)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
 
     @staticmethod
@@ -116,7 +122,8 @@ def _revisions(connection: Connection) -> tuple[str | None, str | None]:
     return current, head
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    """The SQLite settings every connection gets (also used by the webhook benchmark)."""
     # WAL lets the web chat read history while a webhook writes; foreign keys are off by default.
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")

@@ -62,17 +62,23 @@ def _open_conversations_query() -> Any:
 
 @functools.cache
 def _insert_incoming_query(dialect: str) -> Any:
-    """The batch INSERT of incoming messages that skips redeliveries (built once per dialect)."""
-    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(Message)
-    return insert.on_conflict_do_nothing(
-        index_elements=["channel", "source_id"], index_where=text("direction = 'in'")
-    ).returning(Message.id, Message.channel, Message.source_id)
+    """The INSERT of incoming messages that skips redeliveries (built once per dialect)."""
+    return (
+        _insert_for(dialect)(Message)
+        .on_conflict_do_nothing(
+            index_elements=["channel", "source_id"], index_where=text("direction = 'in'")
+        )
+        .returning(Message.id, Message.channel, Message.source_id)
+    )
+
+
+def _insert_for(dialect: str) -> Any:
+    """The dialect's INSERT with ``ON CONFLICT`` (SQLite and PostgreSQL both have it)."""
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
 
 def _upsert_for(session: AsyncSession) -> Any:
-    """The dialect's INSERT with ``ON CONFLICT`` (SQLite and PostgreSQL both have it)."""
-    dialect = session.get_bind().dialect.name
-    return postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return _insert_for(session.get_bind().dialect.name)
 
 
 def _attachments_json(attachments: Sequence[Attachment]) -> list[dict[str, Any]] | None:
@@ -413,13 +419,12 @@ class ConversationRepository:
     async def _insert_incoming(
         self, conversation_id: int, message: IncomingMessage, now: datetime
     ) -> int | None:
-        values = _incoming_values(conversation_id, message, now)
-        insert = _upsert_for(self._session)(Message).values(**values)
-        statement = insert.on_conflict_do_nothing(
-            index_elements=["channel", "source_id"], index_where=text("direction = 'in'")
-        ).returning(Message.id)
-        message_id: int | None = await self._session.scalar(statement)
-        return message_id
+        connection = await self._session.connection()
+        statement = _insert_incoming_query(connection.dialect.name)
+        row = (
+            await connection.execute(statement, _incoming_values(conversation_id, message, now))
+        ).first()
+        return None if row is None else int(row.id)
 
     async def set_subscribed(
         self, channel: str, user_id: str, subscribed: bool, now: datetime
