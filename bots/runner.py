@@ -115,7 +115,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         QuestionFlow(faq, settings.dialogs.max_question_length),
         FallbackFlow(),
     ]
-    journal = MessageJournal(database.uow)
+    journal = MessageJournal(database.journal_writer())
     engine = Engine(
         journal=journal,
         states=states,

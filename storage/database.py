@@ -15,7 +15,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import event, text
+from sqlalchemy import Engine, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -23,6 +23,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from storage.journal import BatchWriter, UnitOfWorkWriter
+from storage.sqlite import SqliteJournalWriter, sqlite_connection_setup, sqlite_pragmas
 from storage.uow import UnitOfWork
 
 __all__ = [
@@ -45,22 +47,56 @@ class SchemaOutdated(Exception):
 
 
 class Database:
-    """One SQLAlchemy async engine and the units of work made from it."""
+    """One SQLAlchemy async engine, the units of work made from it and the journal's writer."""
 
-    def __init__(self, url: str, *, echo: bool = False, **engine_options: Any) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        echo: bool = False,
+        sqlite_busy_timeout: float = 30.0,
+        **engine_options: Any,
+    ) -> None:
         self.url = url
         self.is_sqlite = make_url(url).get_backend_name() == "sqlite"
+        self._sqlite_busy_timeout = sqlite_busy_timeout
+        self._writer: BatchWriter | None = None
         if self.is_sqlite:
             self._ensure_sqlite_folder(url)
-            # One connection, so writers queue in asyncio instead of in SQLite's busy handler,
-            # which sleeps and retries and under load ends in "database is locked" (a 500 to
-            # the platform). Nothing here holds two units of work at once.
+            # One connection for the units of work, so they queue in asyncio rather than in
+            # SQLite's busy handler; the journal's writer has the only other one
+            # (storage/sqlite.py), and both take the write lock when they begin.
             engine_options.setdefault("pool_size", 1)
             engine_options.setdefault("max_overflow", 0)
+            engine_options.setdefault("connect_args", {"timeout": sqlite_busy_timeout})
         self.engine: AsyncEngine = create_async_engine(url, echo=echo, **engine_options)
         if self.is_sqlite:
-            event.listen(self.engine.sync_engine, "connect", sqlite_pragmas)
+            sqlite_connection_setup(self.engine.sync_engine)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def engines(self) -> tuple[Engine, ...]:
+        """Every engine that talks to the database (for statement counters and tests)."""
+        if isinstance(self._writer, SqliteJournalWriter):
+            return (self.engine.sync_engine, self._writer.engine)
+        return (self.engine.sync_engine,)
+
+    def journal_writer(self) -> BatchWriter:
+        """What writes the message journal's group commits (made once, closed by dispose).
+
+        An SQLite file gets a thread with its own connection (one hop per batch); PostgreSQL
+        and an in-memory SQLite database (which a second connection would not see) write
+        through a unit of work.
+        """
+        if self._writer is None:
+            database = make_url(self.url).database
+            if self.is_sqlite and database and database != ":memory:":
+                self._writer = SqliteJournalWriter(
+                    self.url, busy_timeout=self._sqlite_busy_timeout
+                )
+            else:
+                self._writer = UnitOfWorkWriter(self.uow)
+        return self._writer
 
     @staticmethod
     def _ensure_sqlite_folder(url: str) -> None:
@@ -99,7 +135,10 @@ class Database:
             raise SchemaOutdated(msg)
 
     async def dispose(self) -> None:
-        """Close every pooled connection."""
+        """Close the journal's writer and every pooled connection."""
+        if self._writer is not None:
+            await self._writer.aclose()
+            self._writer = None
         await self.engine.dispose()
 
 
@@ -120,13 +159,3 @@ def _revisions(connection: Connection) -> tuple[str | None, str | None]:
     current = MigrationContext.configure(connection).get_current_revision()
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     return current, head
-
-
-def sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    """The SQLite settings every connection gets (also used by the webhook benchmark)."""
-    # WAL lets the web chat read history while a webhook writes; foreign keys are off by default.
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.close()

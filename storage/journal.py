@@ -20,13 +20,13 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from bots.messages import IncomingMessage
 from storage.records import ConversationRef, OutgoingRecord
 from storage.uow import UnitOfWork
 
-__all__ = ["GroupCommit", "MessageJournal"]
+__all__ = ["BatchWriter", "GroupCommit", "MessageJournal", "UnitOfWorkWriter"]
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +92,42 @@ class GroupCommit(Generic[T, R]):
             self._pending.clear()
 
 
+class BatchWriter(Protocol):
+    """Writes one group commit: replies recorded, messages filed, all in one transaction."""
+
+    async def write(
+        self,
+        incoming: Sequence[tuple[IncomingMessage, datetime]],
+        outgoing: Sequence[OutgoingRecord],
+    ) -> list[ConversationRef]:
+        """Refs of ``incoming`` in order; returns once everything is committed."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release what the writer holds (at shutdown)."""
+        ...
+
+
+class UnitOfWorkWriter:
+    """A group commit through a unit of work (PostgreSQL; SQLite has its own thread)."""
+
+    def __init__(self, uow: Callable[[], UnitOfWork]) -> None:
+        self._uow = uow
+
+    async def write(
+        self,
+        incoming: Sequence[tuple[IncomingMessage, datetime]],
+        outgoing: Sequence[OutgoingRecord],
+    ) -> list[ConversationRef]:
+        async with self._uow() as uow:
+            refs = await uow.journal_batch(incoming, outgoing)
+            await uow.commit()
+        return refs
+
+    async def aclose(self) -> None:
+        return None
+
+
 @dataclass(frozen=True, slots=True)
 class _Incoming:
     message: IncomingMessage
@@ -109,8 +145,8 @@ _Write = _Incoming | _Outgoing
 class MessageJournal:
     """Files incoming messages and records replies, in group commits (see the module doc)."""
 
-    def __init__(self, uow: Callable[[], UnitOfWork], *, max_batch: int = 64) -> None:
-        self._uow = uow
+    def __init__(self, writer: BatchWriter, *, max_batch: int = 64) -> None:
+        self._writer = writer
         self._group: GroupCommit[_Write, ConversationRef | None] = GroupCommit(
             self._write, max_batch=max_batch
         )
@@ -161,11 +197,5 @@ class MessageJournal:
     ) -> list[ConversationRef | Exception | None]:
         incoming = [(item.message, item.now) for item in batch if isinstance(item, _Incoming)]
         outgoing = [r for item in batch if isinstance(item, _Outgoing) for r in item.records]
-        async with self._uow() as uow:
-            # Replies first: a reply in the batch was sent before any message in the same batch
-            # from its shopper arrived (that message answers it or crossed it), so the ids
-            # keep the order a chat was read in.
-            await uow.messages.add_outgoing_many(outgoing)
-            refs = iter(await uow.conversations.file_incoming_many(incoming) if incoming else [])
-            await uow.commit()
+        refs = iter(await self._writer.write(incoming, outgoing))
         return [next(refs) if isinstance(item, _Incoming) else None for item in batch]

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from bots.messages import Button, Reply
+from storage.filing import outgoing_values, record_replies
 from storage.models import Conversation, Message
 from storage.records import OutgoingRecord, PendingReply, StoredMessage
 
@@ -50,7 +50,7 @@ class MessageRepository:
             attempted=attempted,
             author=author,
         )
-        row = Message(**_outgoing_values(record))
+        row = Message(**outgoing_values(record))
         self._session.add(row)
         await self._session.flush()
         return row.id
@@ -59,9 +59,8 @@ class MessageRepository:
         """Record many replies in one statement (the group commit's path; ids not needed)."""
         if not records:
             return
-        # Core, not the ORM unit of work: one executemany for the whole batch.
         connection = await self._session.connection()
-        await connection.execute(insert(Message), [_outgoing_values(r) for r in records])
+        await connection.run_sync(record_replies, records)
 
     async def claim_due_for_retry(
         self, now: datetime, *, channels: Collection[str], hold_until: datetime, limit: int = 100
@@ -190,29 +189,6 @@ class MessageRepository:
         return int(await self._session.scalar(query) or 0)
 
 
-def _outgoing_values(record: OutgoingRecord) -> dict[str, Any]:
-    reply = record.reply
-    waits = record.error_code is not None and record.retryable
-    return {
-        "conversation_id": record.conversation_id,
-        "channel": record.channel,
-        "direction": "out",
-        "author": record.author,
-        "text": reply.text,
-        "button_payload": None,
-        "buttons": _buttons_json(reply),
-        "attachments": [{"type": "Image", "url": reply.image_url}] if reply.image_url else None,
-        "source_id": record.source_id,
-        "status": "failed" if record.error_code else "sent",
-        "error_code": record.error_code,
-        "error_description": record.error_description,
-        "retryable": waits,
-        "attempts": 1 if record.attempted else 0,
-        "next_attempt_at": record.created_at if waits else None,
-        "created_at": record.created_at,
-    }
-
-
 def _stored(row: Message) -> StoredMessage:
     return StoredMessage(
         id=row.id,
@@ -231,14 +207,6 @@ def _stored(row: Message) -> StoredMessage:
         attempts=row.attempts,
         next_attempt_at=row.next_attempt_at,
     )
-
-
-def _buttons_json(reply: Reply) -> list[list[dict[str, str | None]]] | None:
-    rows = [
-        [{"text": b.text, "payload": b.payload, "url": b.url} for b in row]
-        for row in reply.buttons
-    ]
-    return rows or None
 
 
 def _reply_from(row: Message) -> Reply:

@@ -191,10 +191,24 @@ class Message(Base):
     created_at: Mapped[datetime]
 
 
+ACTIVE_HANDOFF = "status IN ('waiting', 'taken')"
+"""The handoff requests still being waited on or worked on."""
+
+
 class HandoffRequest(Base):
     """A shopper asked for a person; the operator queue works from these rows."""
 
     __tablename__ = "handoff_requests"
+    __table_args__ = (
+        # One active request per conversation, even when two workers take the same press.
+        Index(
+            "uq_handoff_requests_active",
+            "conversation_id",
+            unique=True,
+            sqlite_where=text(ACTIVE_HANDOFF),
+            postgresql_where=text(ACTIVE_HANDOFF),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(_Id, primary_key=True, autoincrement=True)
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"), index=True)

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
 from types import TracebackType
 from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bots.messages import IncomingMessage
 from storage.customers import CustomerRepository
 from storage.faq_records import FaqRecordRepository
+from storage.filing import write_batch
 from storage.messages import MessageRepository
+from storage.records import ConversationRef, OutgoingRecord
 from storage.repositories import (
     ConversationRepository,
     FeedbackRepository,
@@ -56,6 +61,15 @@ class UnitOfWork:
         finally:
             await session.close()
             self._session = None
+
+    async def journal_batch(
+        self,
+        incoming: Sequence[tuple[IncomingMessage, datetime]],
+        outgoing: Sequence[OutgoingRecord],
+    ) -> list[ConversationRef]:
+        """A group commit's writes in this unit (:func:`storage.filing.write_batch`)."""
+        connection = await self._require().connection()
+        return await connection.run_sync(write_batch, incoming, outgoing)
 
     async def commit(self) -> None:
         """Keep everything done in this unit."""

@@ -95,7 +95,7 @@ async def database(tmp_path: Path) -> Any:
 
 def _engine(database: Database, clock: Any, *flows: Flow) -> Engine:
     return Engine(
-        journal=MessageJournal(database.uow),
+        journal=MessageJournal(database.journal_writer()),
         states=MemoryStateStore(),
         locks=MemoryConversationLock(),
         catalog=Catalog.load(CONFIG_DIR / "messages"),

@@ -44,12 +44,14 @@ def _commits(database: Database) -> Iterator[list[int]]:
     def on_commit(*_: Any) -> None:
         seen.append(1)
 
-    engine = database.engine.sync_engine
-    event.listen(engine, "commit", on_commit)
+    engines = database.engines  # on SQLite the journal's writer has an engine of its own
+    for engine in engines:
+        event.listen(engine, "commit", on_commit)
     try:
         yield seen
     finally:
-        event.remove(engine, "commit", on_commit)
+        for engine in engines:
+            event.remove(engine, "commit", on_commit)
 
 
 async def _history(database: Database, conversation_id: int) -> list[str]:
@@ -60,7 +62,7 @@ async def _history(database: Database, conversation_id: int) -> list[str]:
 async def test_messages_arriving_together_share_one_commit_and_keep_each_chats_order(
     database: Database,
 ) -> None:
-    journal = MessageJournal(database.uow)
+    journal = MessageJournal(database.journal_writer())
     shoppers = [f"u{n}" for n in range(5)]
     for user in shoppers:  # known shoppers with open conversations
         await journal.file_incoming(_msg(user, "привет", f"{user}-0"), T0)
@@ -84,7 +86,7 @@ async def test_messages_arriving_together_share_one_commit_and_keep_each_chats_o
 
 
 async def test_first_contacts_and_known_shoppers_mixed_in_one_batch(database: Database) -> None:
-    journal = MessageJournal(database.uow)
+    journal = MessageJournal(database.journal_writer())
     known = await journal.file_incoming(_msg("old", "я тут", "old-1"), T0)
 
     new_a, old, new_a_again, new_b = await asyncio.gather(
@@ -106,7 +108,7 @@ async def test_first_contacts_and_known_shoppers_mixed_in_one_batch(database: Da
 async def test_an_event_delivered_twice_is_stored_once_even_within_one_batch(
     database: Database,
 ) -> None:
-    journal = MessageJournal(database.uow)
+    journal = MessageJournal(database.journal_writer())
     await journal.file_incoming(_msg("u1", "привет", "upd-1"), T0)
 
     first, again, other = await asyncio.gather(
@@ -125,7 +127,7 @@ async def test_an_event_delivered_twice_is_stored_once_even_within_one_batch(
 async def test_web_chat_messages_without_platform_ids_keep_their_order(
     database: Database,
 ) -> None:
-    journal = MessageJournal(database.uow)
+    journal = MessageJournal(database.journal_writer())
     await journal.file_incoming(_msg("visitor", "0", channel="webchat"), T0)
 
     refs = await asyncio.gather(
@@ -143,7 +145,7 @@ async def test_web_chat_messages_without_platform_ids_keep_their_order(
 
 
 async def test_a_message_the_database_refuses_fails_alone(database: Database) -> None:
-    journal = MessageJournal(database.uow)
+    journal = MessageJournal(database.journal_writer())
     for user in ("a", "b"):
         await journal.file_incoming(_msg(user, "привет", f"{user}-0"), T0)
     unstorable = _msg("b", "кривое", "b-1", raw={"not json": object()})
@@ -164,7 +166,7 @@ async def test_a_message_the_database_refuses_fails_alone(database: Database) ->
 
 
 async def test_replies_are_recorded_with_messages_in_the_same_commit(database: Database) -> None:
-    journal = MessageJournal(database.uow)
+    journal = MessageJournal(database.journal_writer())
     ref = await journal.file_incoming(_msg("u1", "меню", "u1-1"), T0)
     sent = OutgoingRecord(ref.conversation_id, "telegram", Reply("Меню"), T0, "u1:10")
     refused = OutgoingRecord(
@@ -199,7 +201,7 @@ async def test_replies_are_recorded_with_messages_in_the_same_commit(database: D
 
 
 async def test_closing_writes_what_was_handed_in(database: Database) -> None:
-    journal = MessageJournal(database.uow)
+    journal = MessageJournal(database.journal_writer())
     pending = [
         asyncio.ensure_future(journal.file_incoming(_msg(f"u{n}", "привет", f"s{n}"), T0))
         for n in range(6)
@@ -216,7 +218,7 @@ async def test_closing_writes_what_was_handed_in(database: Database) -> None:
 
 
 async def test_last_message_time_moves_once_a_minute_not_per_message(database: Database) -> None:
-    journal = MessageJournal(database.uow)
+    journal = MessageJournal(database.journal_writer())
     ref = await journal.file_incoming(_msg("u1", "привет", "m0"), T0)
 
     with _commits(database):
@@ -234,7 +236,7 @@ async def test_last_message_time_moves_once_a_minute_not_per_message(database: D
 
 async def test_a_message_with_nul_characters_is_stored(database: Database) -> None:
     # PostgreSQL refuses NUL in text; a shopper (or a broken client) can still send one.
-    journal = MessageJournal(database.uow)
+    journal = MessageJournal(database.journal_writer())
     ref = await journal.file_incoming(
         _msg("u1", "a\x00b", "n1", raw={"message": {"text": "a\x00b"}}), T0
     )
@@ -244,7 +246,7 @@ async def test_a_message_with_nul_characters_is_stored(database: Database) -> No
 
 
 async def test_a_message_knows_when_an_earlier_reply_awaits_a_retry(database: Database) -> None:
-    journal = MessageJournal(database.uow)
+    journal = MessageJournal(database.journal_writer())
     ref = await journal.file_incoming(_msg("u1", "привет", "w1"), T0)
     refused = OutgoingRecord(
         ref.conversation_id, "telegram", Reply("Меню"), T0, None, error_code="502", retryable=True
@@ -269,7 +271,7 @@ async def test_a_message_knows_when_an_earlier_reply_awaits_a_retry(database: Da
 
 async def test_a_caller_that_gives_up_does_not_stop_the_others_batch(database: Database) -> None:
     # A webhook request can be cancelled (the platform hung up) while its write is queued.
-    journal = MessageJournal(database.uow)
+    journal = MessageJournal(database.journal_writer())
     await journal.file_incoming(_msg("u1", "привет", "c0"), T0)
     first = asyncio.ensure_future(journal.file_incoming(_msg("u1", "раз", "c1"), T0))
     gone = asyncio.ensure_future(journal.file_incoming(_msg("u1", "два", "c2"), T0))
@@ -283,4 +285,34 @@ async def test_a_caller_that_gives_up_does_not_stop_the_others_batch(database: D
     assert all(ref.message_id for ref in refs)
     # What was handed in is kept, as a redelivery of it would be recognised.
     assert await _history(database, refs[0].conversation_id) == ["привет", "раз", "два", "три"]
+    await journal.aclose()
+
+
+async def test_units_of_work_that_read_then_write_never_collide_with_the_journal(
+    database: Database,
+) -> None:
+    # On SQLite the journal writes through a connection of its own while units of work use
+    # another: a transaction that reads first and writes later must wait for the lock, not
+    # fail with "database is locked" because the journal committed in between.
+    journal = MessageJournal(database.journal_writer())
+    refs = [await journal.file_incoming(_msg(f"u{n}", "привет", f"u{n}-0"), T0) for n in range(8)]
+
+    async def ask_for_a_person(conversation_id: int) -> int:
+        async with database.uow() as uow:
+            await uow.handoffs.active_for(conversation_id)  # read …
+            request = await uow.handoffs.open(conversation_id, "оператор", T0)  # … then write
+            await uow.commit()
+            return request
+
+    chatter = [
+        journal.file_incoming(_msg(f"u{n % 8}", f"#{n}", f"u{n % 8}-{n + 1}"), T0)
+        for n in range(200)
+    ]
+    handoffs = [ask_for_a_person(ref.conversation_id) for ref in refs]
+    results = await asyncio.gather(*chatter, *handoffs, return_exceptions=True)
+
+    assert [r for r in results if isinstance(r, BaseException)] == []
+    async with database.uow() as uow:
+        assert len(await uow.handoffs.waiting()) == 8
+        assert await uow.messages.count("telegram") == 8 + 200
     await journal.aclose()

@@ -129,6 +129,26 @@ async def test_handoff_requests_queue_once_and_cancel(database: Database) -> Non
     assert after is None
 
 
+async def test_requests_for_a_person_arriving_at_once_queue_once(database: Database) -> None:
+    # Two workers taking the same double tap: each transaction finds no request yet.
+    async with database.uow() as uow:
+        ref = await uow.conversations.file_incoming(_msg(), T0)
+        await uow.commit()
+
+    async def ask() -> int:
+        async with database.uow() as uow:
+            request = await uow.handoffs.open(ref.conversation_id, "оператор", T0)
+            await uow.commit()
+            return request
+
+    ids = await asyncio.gather(*(ask() for _ in range(5)))
+
+    async with database.uow() as uow:
+        waiting = await uow.handoffs.waiting()
+    assert [w.id for w in waiting] == [ids[0]]
+    assert set(ids) == {ids[0]}
+
+
 async def test_feedback_is_kept_per_conversation(database: Database) -> None:
     async with database.uow() as uow:
         ref = await uow.conversations.file_incoming(_msg(), T0)
