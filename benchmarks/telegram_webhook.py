@@ -1,6 +1,7 @@
 """Telegram webhook throughput: otklik's whole path next to aiogram's minimal echo bot.
 
-    python benchmarks/telegram_webhook.py [--updates N] [--concurrency C] [--database-url URL]
+    python benchmarks/telegram_webhook.py [--updates N] [--concurrency C] [--rounds R]
+                                          [--database-url URL]
 
 Each bot runs in its own process and talks to the same stand-in Bot API
 (``tests/fakes/telegram_api.py``), which runs here together with the load generator — all on
@@ -15,10 +16,24 @@ every message the plain way: the incoming one committed before the answer, the a
 one transaction each, in the same database) and ``otklik``; ``--bots`` picks some.
 
 Scenarios: ``menu`` (the shopper types «меню»: store, lock, state, menu flow, reply, store) and
-``question`` (FAQ questions: the same plus the FAQ matcher). Reported per bot: updates/s,
+``question`` (FAQ questions: the same plus the FAQ matcher). Reported per run: updates/s,
 p50/p99 latency, the bot process's CPU time per update and, for otklik, SQL statements and
-commits per update. ``--profile FILE`` writes a cProfile (CPU time) of otklik while it serves;
-``--py-spy FILE`` samples it with py-spy (if on PATH) during the measured runs only.
+commits per update (counted on every engine of otklik's database, a writer thread's included).
+
+Rounds: a slow moment of the shared machine should not land on one bot only, so each scenario
+runs in ``--rounds`` rounds (default 3), the bots interleaved: round 1 runs every selected bot
+once in the order given, round 2 every bot again, and so on. A run is one fresh bot process:
+its warm-up, then the measured updates. Every run gets a row of the per-run table as it ends.
+The summary table then gives, per scenario and bot, the median over rounds of each column on
+its own (updates/s, p50, p99, CPU ms/upd, SQL/upd, commits/upd, harness CPU; with an even
+number of rounds the mean of the middle two), and replies and errors summed over all rounds.
+The closing lines compare otklik with each echo bot round by round: the median of the
+per-round ratios of updates/s with their min–max range, then the median per-round ratio of
+CPU time per update.
+
+``--profile FILE`` writes a cProfile (CPU time) of otklik while it serves, all its runs merged;
+``--py-spy FILE`` samples it with py-spy (if on PATH) during the measured updates only, the
+collapsed stacks of all runs summed into one file.
 """
 
 from __future__ import annotations
@@ -31,14 +46,16 @@ import itertools
 import json
 import logging
 import os
+import pstats
 import signal
 import socket
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -70,6 +87,7 @@ from sqlalchemy import (  # noqa: E402
     event,
     insert,
 )
+from sqlalchemy.engine import Engine  # noqa: E402
 from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
 
 from bots.runner import SERVICES, build_app  # noqa: E402
@@ -112,17 +130,49 @@ async def _serve(app: web.Application, port: int, profile: str | None = None) ->
         profiler.enable()
     print("ready", flush=True)
     await stop.wait()
-    if profiler is not None:
+    if profile and profiler is not None:
         profiler.disable()
         profiler.dump_stats(profile)
     await runner.cleanup()
 
 
-def _stats_route(app: web.Application, counters: dict[str, int]) -> None:
+def _stats_route(app: web.Application, counters: Callable[[], dict[str, int]]) -> None:
     async def stats(request: web.Request) -> web.Response:
-        return web.json_response(counters)
+        return web.json_response(counters())
 
     app.router.add_get(STATS_PATH, stats)
+
+
+class SqlCounters:
+    """SQL statements and commits on a set of engines.
+
+    The listeners run on whichever thread uses an engine: the event loop's for the async
+    engine's ``sync_engine``, a writer thread's for SQLite's plain sync engine. ``n += 1`` is a
+    read, an add and a store, and the GIL may switch threads between them, so each increment
+    holds a lock (uncontended almost always, and cheap next to a statement).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._statements = 0
+        self._commits = 0
+
+    def listen(self, engines: Iterable[Engine]) -> None:
+        for engine in dict.fromkeys(engines):  # the same engine twice would count twice
+            event.listen(engine, "before_cursor_execute", self._on_statement)
+            event.listen(engine, "commit", self._on_commit)
+
+    def snapshot(self) -> dict[str, int]:
+        with self._lock:
+            return {"statements": self._statements, "commits": self._commits}
+
+    def _on_statement(self, *_: Any) -> None:
+        with self._lock:
+            self._statements += 1
+
+    def _on_commit(self, *_: Any) -> None:
+        with self._lock:
+            self._commits += 1
 
 
 async def serve_otklik(args: argparse.Namespace) -> None:
@@ -144,18 +194,13 @@ async def serve_otklik(args: argparse.Namespace) -> None:
     else:
         env["OTKLIK_DATABASE__SQLITE_PATH"] = str(Path(args.workdir) / "otklik-benchmark.db")
     app = build_app(load_settings(None, env))
-    counters = {"statements": 0, "commits": 0}
-
-    def on_statement(*_: Any) -> None:
-        counters["statements"] += 1
-
-    def on_commit(*_: Any) -> None:
-        counters["commits"] += 1
-
-    engine = app[SERVICES].database.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", on_statement)
-    event.listen(engine, "commit", on_commit)
-    _stats_route(app, counters)
+    database = app[SERVICES].database
+    # ``engines`` where the database has it (the async engine's sync_engine and, on SQLite, the
+    # writer thread's own sync engine), else the one engine there is.
+    engines: Sequence[Engine] = getattr(database, "engines", (database.engine.sync_engine,))
+    counters = SqlCounters()
+    counters.listen(engines)
+    _stats_route(app, counters.snapshot)
     await _serve(app, args.port, args.profile)
 
 
@@ -189,7 +234,7 @@ async def serve_echo(args: argparse.Namespace, *, store: bool = False) -> None:
     )
     handler.register(app, path=PATH)
     setup_application(app, dispatcher, bot=bot)
-    _stats_route(app, {"statements": 0, "commits": 0})
+    _stats_route(app, lambda: {"statements": 0, "commits": 0})
     await _serve(app, args.port)
 
 
@@ -240,6 +285,7 @@ def serve(args: argparse.Namespace) -> None:
 class Result:
     scenario: str
     bot: str
+    round_number: int
     updates: int
     seconds: float
     latencies: list[float]
@@ -253,6 +299,10 @@ class Result:
     @property
     def rate(self) -> float:
         return self.updates / self.seconds
+
+    @property
+    def cpu_per_update(self) -> float:
+        return self.cpu_seconds / self.updates
 
     def percentile(self, p: int) -> float:
         return statistics.quantiles(self.latencies, n=100, method="inclusive")[p - 1] * 1000
@@ -328,9 +378,15 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-async def benchmark_bot(
-    bot: str, scenarios: Sequence[str], args: argparse.Namespace, api: TelegramAPIStandIn
-) -> list[Result]:
+async def run_bot(
+    bot: str,
+    scenario: str,
+    round_number: int,
+    shoppers: Shoppers,
+    args: argparse.Namespace,
+    api: TelegramAPIStandIn,
+) -> Result:
+    """One run: a fresh ``bot`` process, its warm-up, then the measured updates of ``scenario``."""
     port = free_port()
     command = [sys.executable, str(SCRIPT), "--serve", bot]
     command += ["--port", str(port), "--api-url", api.url, "--workdir", args.workdir]
@@ -338,8 +394,8 @@ async def benchmark_bot(
         command += ["--database-url", args.database_url]
     if args.no_semantic:
         command.append("--no-semantic")
-    if args.profile:
-        command += ["--profile", args.profile]
+    if args.profile and bot == "otklik":
+        command += ["--profile", str(run_file(args, "profile", scenario, round_number))]
     child = await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.PIPE)
     assert child.stdout is not None
     try:
@@ -349,23 +405,27 @@ async def benchmark_bot(
             msg = f"{bot} did not start (exit code {await child.wait()})"
             raise RuntimeError(msg)
         base = f"http://127.0.0.1:{port}"
-        shoppers = Shoppers(args.shoppers)
         connector = TCPConnector(limit=args.concurrency)
         async with ClientSession(connector=connector, timeout=ClientTimeout(total=120)) as session:
             await drive(session, base + PATH, shoppers.batch(["/start"], args.shoppers), 8)
-            return [
-                await run_scenario(bot, name, child.pid, session, base, shoppers, args, api)
-                for name in scenarios
-            ]
+            return await run_scenario(
+                bot, scenario, round_number, child.pid, session, base, shoppers, args, api
+            )
     finally:
         if child.returncode is None:
             child.send_signal(signal.SIGTERM)
             await child.wait()
 
 
+def run_file(args: argparse.Namespace, kind: str, scenario: str, round_number: int) -> Path:
+    """Where one otklik run writes its cProfile stats or py-spy stacks, merged at the end."""
+    return Path(args.workdir) / f"otklik-{kind}-{scenario}-{round_number}"
+
+
 async def run_scenario(
     bot: str,
     scenario: str,
+    round_number: int,
     pid: int,
     session: ClientSession,
     base: str,
@@ -379,7 +439,9 @@ async def run_scenario(
     async with session.get(base + STATS_PATH) as response:
         before = await response.json()
     sent_before = len(api.calls("sendMessage"))
-    spy = await start_py_spy(args.py_spy, pid) if args.py_spy and bot == "otklik" else None
+    spy = None
+    if args.py_spy and bot == "otklik":
+        spy = await start_py_spy(str(run_file(args, "py-spy", scenario, round_number)), pid)
     cpu_before, harness_before = process_cpu(pid), time.process_time()
     started = time.perf_counter()
     latencies, errors = await drive(session, base + PATH, bodies, args.concurrency)
@@ -393,6 +455,7 @@ async def run_scenario(
     return Result(
         scenario=scenario,
         bot=bot,
+        round_number=round_number,
         updates=len(bodies),
         seconds=seconds,
         latencies=latencies,
@@ -405,70 +468,194 @@ async def run_scenario(
     )
 
 
-def report(results: Sequence[Result]) -> str:
-    header = (
-        f"{'scenario':<9} {'bot':<13} {'updates/s':>9} {'p50 ms':>7} {'p99 ms':>7} "
-        f"{'CPU ms/upd':>10} {'SQL/upd':>7} {'commits/upd':>11} {'replies':>9} {'errors':>6} "
-        f"{'harness CPU':>11}"
-    )
-    lines = [header, "-" * len(header)]
-    for r in results:
-        lines.append(
-            f"{r.scenario:<9} {r.bot:<13} {r.rate:>9.0f} {r.percentile(50):>7.1f} "
-            f"{r.percentile(99):>7.1f} {r.cpu_seconds / r.updates * 1000:>10.2f} "
-            f"{r.statements / r.updates:>7.1f} {r.commits / r.updates:>11.1f} "
-            f"{r.replies:>4}/{r.updates:<4} {sum(r.errors.values()):>6} "
-            f"{r.harness_cpu_seconds / r.seconds:>10.0%}"
+def merge_profiles(args: argparse.Namespace) -> None:
+    """Merge the per-run cProfile stats and py-spy stacks of otklik into the files asked for."""
+    workdir = Path(args.workdir)
+    if args.profile:
+        runs = sorted(workdir.glob("otklik-profile-*"))
+        if runs:
+            pstats.Stats(*(str(path) for path in runs)).dump_stats(args.profile)
+    if args.py_spy:
+        stacks: Counter[str] = Counter()
+        for path in sorted(workdir.glob("otklik-py-spy-*")):
+            for line in path.read_text().splitlines():
+                stack, _, count = line.rpartition(" ")
+                if stack and count.isdigit():
+                    stacks[stack] += int(count)
+        if stacks:
+            text = "".join(f"{stack} {count}\n" for stack, count in stacks.items())
+            Path(args.py_spy).write_text(text)
+
+
+# --- the report -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of a table: one run, or the medians of a bot's runs in one scenario."""
+
+    rate: float
+    p50: float
+    p99: float
+    cpu_ms: float
+    statements: float
+    commits: float
+    replies: int
+    updates: int
+    errors: int
+    harness_cpu: float
+
+    @classmethod
+    def of(cls, r: Result) -> Row:
+        return cls(
+            rate=r.rate,
+            p50=r.percentile(50),
+            p99=r.percentile(99),
+            cpu_ms=r.cpu_per_update * 1000,
+            statements=r.statements / r.updates,
+            commits=r.commits / r.updates,
+            replies=r.replies,
+            updates=r.updates,
+            errors=sum(r.errors.values()),
+            harness_cpu=r.harness_cpu_seconds / r.seconds,
         )
+
+    @classmethod
+    def median(cls, rows: Sequence[Row]) -> Row:
+        """Each column's median on its own; replies, updates and errors summed."""
+
+        def median(column: Callable[[Row], float]) -> float:
+            return statistics.median(column(row) for row in rows)
+
+        return cls(
+            rate=median(lambda row: row.rate),
+            p50=median(lambda row: row.p50),
+            p99=median(lambda row: row.p99),
+            cpu_ms=median(lambda row: row.cpu_ms),
+            statements=median(lambda row: row.statements),
+            commits=median(lambda row: row.commits),
+            replies=sum(row.replies for row in rows),
+            updates=sum(row.updates for row in rows),
+            errors=sum(row.errors for row in rows),
+            harness_cpu=median(lambda row: row.harness_cpu),
+        )
+
+    def columns(self) -> str:
+        return (
+            f"{self.rate:>9.0f} {self.p50:>7.1f} {self.p99:>7.1f} {self.cpu_ms:>10.2f} "
+            f"{self.statements:>7.1f} {self.commits:>11.1f} "
+            f"{f'{self.replies}/{self.updates}':>11} {self.errors:>6} {self.harness_cpu:>10.0%}"
+        )
+
+
+COLUMNS = (
+    f"{'updates/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'CPU ms/upd':>10} {'SQL/upd':>7} "
+    f"{'commits/upd':>11} {'replies':>11} {'errors':>6} {'harness CPU':>11}"
+)
+RUN_HEADER = f"{'scenario':<9} {'round':>5} {'bot':<13} {COLUMNS}"
+SUMMARY_HEADER = f"{'scenario':<9} {'bot':<13} {COLUMNS}"
+
+
+def run_line(r: Result) -> str:
+    return f"{r.scenario:<9} {r.round_number:>5} {r.bot:<13} {Row.of(r).columns()}"
+
+
+def summary(results: Sequence[Result], scenarios: Sequence[str], rounds: int) -> str:
+    """The medians over rounds per scenario and bot, then otklik next to each echo bot."""
+    title = "median of 1 round" if rounds == 1 else f"median of {rounds} rounds"
+    lines = [
+        f"Summary ({title}, per column; replies and errors summed over rounds):",
+        SUMMARY_HEADER,
+        "-" * len(SUMMARY_HEADER),
+    ]
+    for scenario in scenarios:
+        for bot in BOTS:
+            runs = [r for r in results if r.scenario == scenario and r.bot == bot]
+            if runs:
+                row = Row.median([Row.of(r) for r in runs])
+                lines.append(f"{scenario:<9} {bot:<13} {row.columns()}")
     lines.append("")
-    for scenario in dict.fromkeys(r.scenario for r in results):
-        runs = {r.bot: r for r in results if r.scenario == scenario}
-        if "otklik" not in runs:
-            continue
-        otklik = runs["otklik"]
+    for scenario in scenarios:
+        by_round: dict[int, dict[str, Result]] = {}
+        for r in results:
+            if r.scenario == scenario:
+                by_round.setdefault(r.round_number, {})[r.bot] = r
         for name in ("aiogram-echo", "echo+store"):
-            if name not in runs:
-                continue
-            other = runs[name]
-            ratio = otklik.rate / other.rate
-            cost = (otklik.cpu_seconds / otklik.updates) / (other.cpu_seconds / other.updates)
-            verdict = (
-                f" ({'meets' if ratio >= 0.8 else 'misses'} the 0.8x goal)"
-                if name == "aiogram-echo"
-                else ""
-            )
-            lines.append(
-                f"{scenario}: otklik / {name} = {ratio:.2f}x updates/s{verdict}; "
-                f"otklik uses {cost:.1f}x its CPU per update"
-            )
+            pairs = [
+                (runs["otklik"], runs[name])
+                for runs in by_round.values()
+                if "otklik" in runs and name in runs
+            ]
+            if pairs:
+                lines.append(ratio_line(scenario, name, pairs))
     return "\n".join(lines)
+
+
+def ratio_line(scenario: str, name: str, pairs: Sequence[tuple[Result, Result]]) -> str:
+    """otklik / ``name``: the median per-round ratio of updates/s, its range, CPU per update."""
+    ratios = [otklik.rate / other.rate for otklik, other in pairs]
+    costs = [otklik.cpu_per_update / other.cpu_per_update for otklik, other in pairs]
+    ratio = statistics.median(ratios)
+    notes = [f"rounds: {min(ratios):.2f}–{max(ratios):.2f}x" if len(pairs) > 1 else "1 round"]
+    if name == "aiogram-echo":
+        notes.append(f"{'meets' if ratio >= 0.8 else 'misses'} the 0.8x goal")
+    return (
+        f"{scenario}: otklik / {name} = {ratio:.2f}x updates/s ({'; '.join(notes)}); "
+        f"otklik uses {statistics.median(costs):.1f}x its CPU per update"
+    )
 
 
 async def harness(args: argparse.Namespace) -> None:
     scenarios = list(SCENARIOS) if args.scenario == "all" else [args.scenario]
-    results: list[Result] = []
-    async with TelegramAPIStandIn() as api:
-        for bot in args.bots.split(","):
-            if bot not in BOTS:
-                msg = f"unknown bot {bot!r}; choose from {', '.join(BOTS)}"
-                raise SystemExit(msg)
-            results += await benchmark_bot(bot, scenarios, args, api)
-    results.sort(key=lambda r: (scenarios.index(r.scenario), BOTS.index(r.bot)))
+    bots = args.bots.split(",")
+    for bot in bots:
+        if bot not in BOTS:
+            msg = f"unknown bot {bot!r}; choose from {', '.join(BOTS)}"
+            raise SystemExit(msg)
+    # One crowd for every run: update and message ids never repeat, not even across the runs
+    # that share a database.
+    shoppers = Shoppers(args.shoppers)
     print(
-        f"{args.updates} updates per scenario, concurrency {args.concurrency}, "
+        f"{args.updates} updates per run, concurrency {args.concurrency}, "
         f"{args.shoppers} shoppers, database: {args.database_url or 'SQLite (file)'}, "
-        f"semantic FAQ stage: {'off' if args.no_semantic else 'on'}, {os.cpu_count()} CPUs"
+        f"semantic FAQ stage: {'off' if args.no_semantic else 'on'}, {os.cpu_count()} CPUs, "
+        f"{args.rounds} round{'s' if args.rounds != 1 else ''} of {', '.join(bots)}"
     )
-    print(report(results))
+    print(RUN_HEADER)
+    print("-" * len(RUN_HEADER), flush=True)
+    results: list[Result] = []
+    try:
+        async with TelegramAPIStandIn() as api:
+            for scenario in scenarios:
+                for round_number in range(1, args.rounds + 1):
+                    for bot in bots:
+                        result = await run_bot(bot, scenario, round_number, shoppers, args, api)
+                        print(run_line(result), flush=True)
+                        results.append(result)
+    finally:
+        merge_profiles(args)
+    print()
+    print(summary(results, scenarios, args.rounds))
+
+
+def positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        msg = f"must be at least 1, not {value}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
 
 
 def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--updates", type=int, default=2000, help="measured updates per scenario")
+    parser.add_argument("--updates", type=int, default=2000, help="measured updates per run")
     parser.add_argument("--concurrency", type=int, default=16, help="requests in flight")
     parser.add_argument("--warmup", type=int, default=200, help="unmeasured updates first")
     parser.add_argument("--shoppers", type=int, default=200, help="distinct users writing")
     parser.add_argument("--scenario", choices=[*SCENARIOS, "all"], default="all")
+    parser.add_argument(
+        "--rounds", type=positive, default=3, help="runs of every bot per scenario, interleaved"
+    )
     parser.add_argument("--database-url", help="e.g. postgresql+asyncpg://... (default SQLite)")
     parser.add_argument("--no-semantic", action="store_true", help="FAQ without the encoder")
     parser.add_argument("--profile", help="write otklik's cProfile stats to this file")

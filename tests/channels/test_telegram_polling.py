@@ -41,7 +41,7 @@ async def test_start_connects_removes_any_webhook_and_polls(
 ) -> None:
     assert api.methods()[:3] == ["getMe", "deleteWebhook", "getUpdates"]
     poll = api.calls("getUpdates")[0].params
-    assert poll["timeout"] == "1"
+    assert poll["timeout"] == 1  # a JSON body: numbers stay numbers
     assert poll["allowed_updates"] == ["message", "callback_query"]
 
 
@@ -108,7 +108,7 @@ async def test_updates_are_confirmed_in_order_and_each_answered_once(
 
     offsets = [call.params.get("offset") for call in api.calls("getUpdates")]
     assert first < second
-    assert offsets[-1] == str(second + 1)
+    assert offsets[-1] == second + 1
     greeting, prompt = (call.params["text"] for call in api.calls("sendMessage"))
     assert greeting.startswith("Здравствуйте")
     assert prompt == "Чем могу помочь?"

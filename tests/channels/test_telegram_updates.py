@@ -184,3 +184,13 @@ def test_a_user_without_language_code_has_none() -> None:
 )
 def test_updates_the_bot_does_not_handle_are_dropped(name: str) -> None:
     assert incoming(name) is None
+
+
+def test_the_update_is_kept_as_telegram_sent_it_even_fields_aiogram_does_not_know() -> None:
+    body = fixture_update("message_text")
+    body["message"]["future_field"] = {"added": "by a newer Bot API"}
+
+    message = to_incoming(Update.model_validate(body), raw=body)
+
+    assert message is not None
+    assert message.raw == body
