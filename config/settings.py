@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from config import CONFIG_DIR
 from faq.settings import MatcherSettings
@@ -39,12 +39,27 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _no_file(url: str) -> bool:
+    database = url.partition("://")[2].lstrip("/").partition("?")[0]
+    return database in ("", ":memory:")
+
+
 class DatabaseSettings(_Section):
     """Where conversations are kept. ``url`` unset means an SQLite file at ``sqlite_path``."""
 
     url: str | None = None
     sqlite_path: Path = Path("otklik.db")
     echo: bool = False
+
+    @field_validator("url")
+    @classmethod
+    def _not_in_memory(cls, url: str | None) -> str | None:
+        # The bot opens two connections to SQLite (storage/sqlite.py); in memory, each would
+        # get a database of its own.
+        if url and url.startswith("sqlite") and ("mode=memory" in url or _no_file(url)):
+            msg = "an in-memory SQLite database is not supported: give a file"
+            raise ValueError(msg)
+        return url
 
     @property
     def effective_url(self) -> str:

@@ -62,7 +62,7 @@ class Database:
         self._sqlite_busy_timeout = sqlite_busy_timeout
         self._writer: BatchWriter | None = None
         if self.is_sqlite:
-            self._ensure_sqlite_folder(url)
+            self._sqlite_file(url).parent.mkdir(parents=True, exist_ok=True)
             # One connection for the units of work, so they queue in asyncio rather than in
             # SQLite's busy handler; the journal's writer has the only other one
             # (storage/sqlite.py), and both take the write lock when they begin.
@@ -84,13 +84,11 @@ class Database:
     def journal_writer(self) -> BatchWriter:
         """What writes the message journal's group commits (made once, closed by dispose).
 
-        An SQLite file gets a thread with its own connection (one hop per batch); PostgreSQL
-        and an in-memory SQLite database (which a second connection would not see) write
-        through a unit of work.
+        SQLite gets a thread with its own connection (one hop per batch); PostgreSQL writes
+        through a unit of work (a connection of its own measured no faster there).
         """
         if self._writer is None:
-            database = make_url(self.url).database
-            if self.is_sqlite and database and database != ":memory:":
+            if self.is_sqlite:
                 self._writer = SqliteJournalWriter(
                     self.url, busy_timeout=self._sqlite_busy_timeout
                 )
@@ -99,10 +97,14 @@ class Database:
         return self._writer
 
     @staticmethod
-    def _ensure_sqlite_folder(url: str) -> None:
+    def _sqlite_file(url: str) -> Path:
+        """The database file; an in-memory database is refused (see below)."""
         database = make_url(url).database
-        if database and database != ":memory:":
-            Path(database).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
+        if not database or database == ":memory:" or "mode=memory" in url:
+            # Every connection would get a database of its own, and the bot has two.
+            msg = f"{url}: an in-memory SQLite database is not supported; give a file"
+            raise ValueError(msg)
+        return Path(database).expanduser().resolve()
 
     def uow(self) -> UnitOfWork:
         """A new unit of work (one transaction)."""

@@ -72,8 +72,18 @@ def test_the_shipped_example_config_is_valid_and_documents_every_section() -> No
         ("port: [\n", {}, "otklik.yaml:2:"),
         ("- a\n- b\n", {}, "top level must be a mapping"),
         ("", {"OTKLIK_PORT": "eighty"}, "environment variable OTKLIK_PORT: port:"),
+        ("", {"DATABASE_URL": "sqlite+aiosqlite://"}, "in-memory SQLite database is not"),
     ],
-    ids=["wrong-type", "out-of-range", "typo", "token-in-file", "broken-yaml", "list", "env"],
+    ids=[
+        "wrong-type",
+        "out-of-range",
+        "typo",
+        "token-in-file",
+        "broken-yaml",
+        "list",
+        "env",
+        "sqlite-in-memory",
+    ],
 )
 def test_mistakes_are_named_in_one_line(
     tmp_path: Path, text: str, environ: dict[str, str], expected: str
