@@ -92,7 +92,8 @@ from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
 
 from bots.runner import SERVICES, build_app  # noqa: E402
 from config.settings import load_settings  # noqa: E402
-from storage.database import Database, sqlite_pragmas  # noqa: E402
+from storage.database import Database  # noqa: E402
+from storage.sqlite import sqlite_connection_setup  # noqa: E402
 from tests.fakes.telegram_api import SECRET_HEADER, TOKEN, TelegramAPIStandIn  # noqa: E402
 
 SCRIPT = Path(__file__).resolve()
@@ -244,7 +245,7 @@ async def _echo_log(args: argparse.Namespace) -> Callable[[int, str, str], Await
     options: dict[str, Any] = {} if args.database_url else {"pool_size": 1, "max_overflow": 0}
     engine = create_async_engine(url, **options)
     if not args.database_url:  # the same SQLite settings as otklik's, for a fair comparison
-        event.listen(engine.sync_engine, "connect", sqlite_pragmas)
+        sqlite_connection_setup(engine.sync_engine)
     metadata = MetaData()
     log_table = Table(
         "echo_log",

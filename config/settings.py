@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from sqlalchemy.engine import make_url
 
 from config import CONFIG_DIR
 from faq.settings import MatcherSettings
@@ -32,6 +33,7 @@ __all__ = [
     "VkSettings",
     "WebChatSettings",
     "load_settings",
+    "sqlite_in_memory",
 ]
 
 
@@ -39,9 +41,17 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def _no_file(url: str) -> bool:
-    database = url.partition("://")[2].lstrip("/").partition("?")[0]
-    return database in ("", ":memory:")
+def sqlite_in_memory(url: str) -> bool:
+    """Whether ``url`` names an in-memory SQLite database, which otklik cannot use.
+
+    The bot opens two connections to SQLite (``storage/sqlite.py``), and in memory each would
+    get a database of its own.
+    """
+    parsed = make_url(url)
+    database = parsed.database or ""
+    return parsed.get_backend_name() == "sqlite" and (
+        database in ("", ":memory:") or "mode=memory" in url
+    )
 
 
 class DatabaseSettings(_Section):
@@ -54,9 +64,7 @@ class DatabaseSettings(_Section):
     @field_validator("url")
     @classmethod
     def _not_in_memory(cls, url: str | None) -> str | None:
-        # The bot opens two connections to SQLite (storage/sqlite.py); in memory, each would
-        # get a database of its own.
-        if url and url.startswith("sqlite") and ("mode=memory" in url or _no_file(url)):
+        if url and sqlite_in_memory(url):
             msg = "an in-memory SQLite database is not supported: give a file"
             raise ValueError(msg)
         return url

@@ -23,17 +23,12 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from config.settings import sqlite_in_memory
 from storage.journal import BatchWriter, UnitOfWorkWriter
-from storage.sqlite import SqliteJournalWriter, sqlite_connection_setup, sqlite_pragmas
+from storage.sqlite import SqliteJournalWriter, sqlite_connection_setup
 from storage.uow import UnitOfWork
 
-__all__ = [
-    "MIGRATIONS_DIR",
-    "Database",
-    "DatabaseUnavailable",
-    "SchemaOutdated",
-    "sqlite_pragmas",
-]
+__all__ = ["MIGRATIONS_DIR", "Database", "DatabaseUnavailable", "SchemaOutdated"]
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -98,13 +93,11 @@ class Database:
 
     @staticmethod
     def _sqlite_file(url: str) -> Path:
-        """The database file; an in-memory database is refused (see below)."""
-        database = make_url(url).database
-        if not database or database == ":memory:" or "mode=memory" in url:
-            # Every connection would get a database of its own, and the bot has two.
+        """The database file; an in-memory database is refused (see ``sqlite_in_memory``)."""
+        if sqlite_in_memory(url):
             msg = f"{url}: an in-memory SQLite database is not supported; give a file"
             raise ValueError(msg)
-        return Path(database).expanduser().resolve()
+        return Path(str(make_url(url).database)).expanduser().resolve()
 
     def uow(self) -> UnitOfWork:
         """A new unit of work (one transaction)."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 from datetime import datetime
 
 from sqlalchemy import func, select, update
@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from bots.messages import Button, Reply
-from storage.filing import outgoing_values, record_replies
+from storage.filing import outgoing_values
 from storage.models import Conversation, Message
 from storage.records import OutgoingRecord, PendingReply, StoredMessage
 
@@ -54,13 +54,6 @@ class MessageRepository:
         self._session.add(row)
         await self._session.flush()
         return row.id
-
-    async def add_outgoing_many(self, records: Sequence[OutgoingRecord]) -> None:
-        """Record many replies in one statement (the group commit's path; ids not needed)."""
-        if not records:
-            return
-        connection = await self._session.connection()
-        await connection.run_sync(record_replies, records)
 
     async def claim_due_for_retry(
         self, now: datetime, *, channels: Collection[str], hold_until: datetime, limit: int = 100

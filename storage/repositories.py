@@ -40,15 +40,9 @@ class ConversationRepository:
         written and the returned reference has no ``message_id``. The SQL is
         :func:`storage.filing.file_messages`, shared with the journal's group commits.
         """
-        (ref,) = await self.file_incoming_many([(message, now)])
-        return ref
-
-    async def file_incoming_many(
-        self, items: Sequence[tuple[IncomingMessage, datetime]]
-    ) -> list[ConversationRef]:
-        """Store many messages at once, in order; refs in the same order (``file_messages``)."""
         connection = await self._session.connection()
-        return await connection.run_sync(file_messages, items)
+        (ref,) = await connection.run_sync(file_messages, [(message, now)])
+        return ref
 
     async def set_subscribed(
         self, channel: str, user_id: str, subscribed: bool, now: datetime
