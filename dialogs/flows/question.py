@@ -4,7 +4,7 @@ shopper: [❓ Задать вопрос]
 bot:     «Напишите ваш вопрос одним сообщением…»
 shopper: «до скольки открыт магазин»
 bot:     the entry's answer [its buttons] (+ offer of a person when the entry asks for it)
-bot:     «Помогло?» [👍] [👎]
+         «Помогло?» [👍] [👎]      (one message: the rating sits under the answer)
 shopper: [👎]
 bot:     «Жаль, что не помогло. Сформулируйте иначе — или я позову оператора» [👤] [↩️]
 shopper: «а парковка есть» (close to several entries)
@@ -121,14 +121,15 @@ class QuestionFlow(Flow):
         if entry.handoff:
             text = f"{text}\n\n{turn.t('question.offer_handoff')}"
             rows.append([turn.button("menu.handoff", HANDOFF)])
-        turn.say(text, *rows)
-        turn.say(
-            turn.t("question.rate"),
+        # The rating rides on the answer itself: one message, and the 👍/👎 stay next to
+        # the answer they rate even when the shopper scrolls back.
+        rows.append(
             [
                 Button(text="👍", payload=f"{RATE_PREFIX}{entry.id}:yes"),
                 Button(text="👎", payload=f"{RATE_PREFIX}{entry.id}:no"),
-            ],
+            ]
         )
+        turn.say(f"{text}\n\n{turn.t('question.rate')}", *rows)
 
     def _suggest(self, turn: Turn, result: MatchResult) -> None:
         rows: list[list[Button]] = []

@@ -259,7 +259,7 @@ async def scenario(shopper: Shopper) -> None:
     prompt = await shopper.press("Задать вопрос")
     assert "Напишите ваш вопрос" in prompt[0]["text"]
     answer = await shopper.write(QUESTION)
-    assert answer[0]["text"] == ANSWER
+    assert answer[0]["text"] == f"{ANSWER}\n\nПомогло?"
     queued = await shopper.write("позовите оператора")
     assert "Передаю разговор оператору" in queued[0]["text"]
 
