@@ -187,6 +187,8 @@ async def serve_otklik(args: argparse.Namespace) -> None:
     }
     if args.no_semantic:
         env["OTKLIK_FAQ__MATCHER__SEMANTIC"] = "false"
+    if args.recent_questions is not None:
+        env["OTKLIK_FAQ__MATCHER__RECENT_QUESTIONS"] = str(args.recent_questions)
     if args.database_url:
         env["DATABASE_URL"] = args.database_url
         database = Database(args.database_url)
@@ -395,6 +397,8 @@ async def run_bot(
         command += ["--database-url", args.database_url]
     if args.no_semantic:
         command.append("--no-semantic")
+    if args.recent_questions is not None:
+        command += ["--recent-questions", str(args.recent_questions)]
     if args.profile and bot == "otklik":
         command += ["--profile", str(run_file(args, "profile", scenario, round_number))]
     child = await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.PIPE)
@@ -616,10 +620,13 @@ async def harness(args: argparse.Namespace) -> None:
     # One crowd for every run: update and message ids never repeat, not even across the runs
     # that share a database.
     shoppers = Shoppers(args.shoppers)
+    recent = args.recent_questions
     print(
         f"{args.updates} updates per run, concurrency {args.concurrency}, "
         f"{args.shoppers} shoppers, database: {args.database_url or 'SQLite (file)'}, "
-        f"semantic FAQ stage: {'off' if args.no_semantic else 'on'}, {os.cpu_count()} CPUs, "
+        f"semantic FAQ stage: {'off' if args.no_semantic else 'on'}, "
+        f"recent questions kept: {'default' if recent is None else recent}, "
+        f"{os.cpu_count()} CPUs, "
         f"{args.rounds} round{'s' if args.rounds != 1 else ''} of {', '.join(bots)}"
     )
     print(RUN_HEADER)
@@ -659,6 +666,12 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--database-url", help="e.g. postgresql+asyncpg://... (default SQLite)")
     parser.add_argument("--no-semantic", action="store_true", help="FAQ without the encoder")
+    parser.add_argument(
+        "--recent-questions",
+        type=int,
+        default=None,
+        help="faq.matcher.recent_questions for otklik; 0: every question is scored afresh",
+    )
     parser.add_argument("--profile", help="write otklik's cProfile stats to this file")
     parser.add_argument("--py-spy", help="sample otklik with py-spy into this file (raw stacks)")
     parser.add_argument(

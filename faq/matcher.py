@@ -12,6 +12,7 @@ next one, because answering the wrong question confidently is worse than asking.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from enum import StrEnum
@@ -91,6 +92,13 @@ class FaqMatcher:
         self.settings = settings or MatcherSettings()
         self.normalizer = normalizer or Normalizer()
         self.ids = tuple(faq.entries)
+        # Shoppers ask the same few things over and over («доставка», «режим работы»), and a
+        # decision depends only on the message's normalized words: «Доставка?!» and
+        # «доставка» are one question here. Scoring (the sentence encoder most of all) is
+        # nearly all of a match's CPU, so recent decisions are kept for this FAQ version.
+        self._decide_words = functools.lru_cache(maxsize=self.settings.recent_questions)(
+            self._decide_uncached
+        )
         cache_dir = self.settings.cache_dir
         if cache_dir is not None:
             self.normalizer.load_words(cache_dir)
@@ -159,8 +167,14 @@ class FaqMatcher:
         words, lemmas = _content(tuple(w for w, _ in kept), tuple(lemma for _, lemma in kept))
         if not words or not self.ids:
             return MatchResult(Outcome.FALLBACK, ())
-        scores = self.scores(" ".join(w for w, _ in kept), words, lemmas, analysis.language)
-        return self._decide(scores.combined)
+        text = " ".join(w for w, _ in kept)
+        result: MatchResult = self._decide_words(text, words, lemmas, analysis.language)
+        return result
+
+    def _decide_uncached(
+        self, text: str, words: tuple[str, ...], lemmas: tuple[str, ...], language: str
+    ) -> MatchResult:
+        return self._decide(self.scores(text, words, lemmas, language).combined)
 
     def scores(
         self, text: str, words: tuple[str, ...], lemmas: tuple[str, ...], language: str

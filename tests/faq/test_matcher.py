@@ -9,7 +9,7 @@ from numpy.typing import NDArray
 from faq.matcher import FaqMatcher, Outcome
 from faq.model import Faq
 from faq.normalizer import Normalizer
-from faq.semantic import EmbeddingCache
+from faq.semantic import EmbeddingCache, UniversalSentenceEncoder
 from faq.settings import MatcherSettings
 
 
@@ -132,3 +132,40 @@ def test_the_semantic_stage_can_be_switched_off(shipped_faq: Faq, normalizer: No
 
     assert matcher.embeddings is None
     assert matcher.match("сколько стоит доставка").matches[0].entry_id == "delivery-cost"
+
+
+def test_a_repeated_question_is_not_scored_again_and_gets_the_same_answer(
+    shipped_faq: Faq, normalizer: Normalizer, encoder: UniversalSentenceEncoder
+) -> None:
+    counting = CountingEncoder(encoder)
+    cache = EmbeddingCache(counting, "counting")
+    matcher = FaqMatcher(shipped_faq, normalizer=normalizer, embeddings=cache)
+    forgetful = FaqMatcher(
+        shipped_faq, MatcherSettings(recent_questions=0), normalizer=normalizer, embeddings=cache
+    )
+    counting.texts.clear()  # the FAQ's own phrasings
+
+    first = matcher.match("Сколько стоит доставка?")
+    # Case, punctuation and stretched letters make one question.
+    repeats = [matcher.match(t) for t in ("сколько стоит доставка", "СКОЛЬКО стоит достааавка???")]
+    other = matcher.match("как вернуть товар")
+
+    assert counting.texts == ["сколько стоит доставка", "как вернуть товар"]
+    assert first.outcome is Outcome.ANSWER
+    assert repeats == [first, first]
+    assert other.matches[0].entry_id != first.matches[0].entry_id
+    # Remembering a decision never changes it; without the memory every ask is encoded.
+    assert [forgetful.match("Сколько стоит доставка?") for _ in range(2)] == [first, first]
+    assert counting.texts[2:] == ["сколько стоит доставка"] * 2
+
+
+class CountingEncoder:
+    """A plugged-in encoder that passes texts to the real one and notes each."""
+
+    def __init__(self, inner: UniversalSentenceEncoder) -> None:
+        self.inner = inner
+        self.texts: list[str] = []
+
+    def encode(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        self.texts.extend(texts)
+        return self.inner.encode(texts)
