@@ -61,7 +61,7 @@ def write_batch(
 def record_replies(connection: Connection, records: Sequence[OutgoingRecord]) -> None:
     """Record replies (sent or refused) in one executemany; their ids are not needed."""
     if records:
-        connection.execute(insert(Message), [outgoing_values(r) for r in records])
+        connection.execute(_insert_message(), [outgoing_values(r) for r in records])
 
 
 def file_messages(connection: Connection, items: Sequence[Incoming]) -> list[ConversationRef]:
@@ -361,6 +361,12 @@ def _open_conversations_query() -> Any:
             Identity.channel == channel, Identity.user_id.in_(bindparam("users", expanding=True))
         )
     )
+
+
+@functools.cache
+def _insert_message() -> Any:
+    """A plain INSERT into messages, built once (its cache key is then computed once)."""
+    return insert(Message)
 
 
 @functools.cache
