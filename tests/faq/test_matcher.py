@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-from faq.matcher import FaqMatcher, Outcome
+from faq.matcher import REMEMBERED_WORDS, FaqMatcher, Outcome
 from faq.model import Faq
 from faq.normalizer import Normalizer
 from faq.semantic import EmbeddingCache, UniversalSentenceEncoder
@@ -157,6 +157,12 @@ def test_a_repeated_question_is_not_scored_again_and_gets_the_same_answer(
     # Remembering a decision never changes it; without the memory every ask is encoded.
     assert [forgetful.match("Сколько стоит доставка?") for _ in range(2)] == [first, first]
     assert counting.texts[2:] == ["сколько стоит доставка"] * 2
+    # A long message is rarely asked twice and is not kept (that bounds the memory).
+    long = "сколько стоит доставка продуктов на дом если заказ небольшой а живу я за городом"
+    assert len(long.split()) > REMEMBERED_WORDS
+    matcher.match(long)
+    matcher.match(long)
+    assert len(counting.texts) == 6
 
 
 class CountingEncoder:
