@@ -31,7 +31,7 @@ from dialogs.turn import Turn
 from faq.matcher import MatchResult, Outcome
 from faq.model import FaqEntry
 
-__all__ = ["FAQ_PREFIX", "RATE_PREFIX", "FaqLookup", "QuestionFlow"]
+__all__ = ["FAQ_PREFIX", "RATE_PREFIX", "FaqLookup", "QuestionFlow", "answer_text"]
 
 FAQ_PREFIX = "faq:"
 RATE_PREFIX = "rate:"
@@ -117,9 +117,8 @@ class QuestionFlow(Flow):
             [_faq_button(button.text_for(turn.language), button.url, button.faq)]
             for button in entry.buttons
         ]
-        text = entry.answer_for(turn.language)
+        offer = turn.t("question.offer_handoff") if entry.handoff else None
         if entry.handoff:
-            text = f"{text}\n\n{turn.t('question.offer_handoff')}"
             rows.append([turn.button("menu.handoff", HANDOFF)])
         # The rating rides on the answer itself: one message, and the 👍/👎 stay next to
         # the answer they rate even when the shopper scrolls back.
@@ -129,7 +128,9 @@ class QuestionFlow(Flow):
                 Button(text="👎", payload=f"{RATE_PREFIX}{entry.id}:no"),
             ]
         )
-        turn.say(f"{text}\n\n{turn.t('question.rate')}", *rows)
+        turn.say(
+            answer_text(entry.answer_for(turn.language), offer, turn.t("question.rate")), *rows
+        )
 
     def _suggest(self, turn: Turn, result: MatchResult) -> None:
         rows: list[list[Button]] = []
@@ -144,6 +145,14 @@ class QuestionFlow(Flow):
     @staticmethod
     def _alternatives(turn: Turn) -> list[list[Button]]:
         return [[turn.button("menu.handoff", HANDOFF)], [turn.button("menu.back", MENU)]]
+
+
+def answer_text(answer: str, offer: str | None, rate: str) -> str:
+    """An FAQ answer as sent: the entry's text, the offer of an operator if any, «Помогло?».
+
+    ``otklik faq check`` keeps ``faq.loader.ANSWER_ROOM`` characters free for these additions.
+    """
+    return "\n\n".join(part for part in (answer, offer, rate) if part)
 
 
 def _faq_button(text: str, url: str | None, faq_id: str | None) -> Button:

@@ -7,6 +7,10 @@ import pytest
 from bots import layout
 from bots.layout import CONTINUED, TELEGRAM, VIBER, VK, Limits, fit, fit_rows, split_text
 from bots.messages import Button, Reply
+from config import CONFIG_DIR
+from config.catalog import Catalog
+from dialogs.flows.question import answer_text
+from faq.loader import ANSWER_LIMITS, ANSWER_ROOM
 
 PLATFORMS = [TELEGRAM, VK, VIBER]
 
@@ -168,3 +172,22 @@ def test_without_pictures_by_url_the_picture_becomes_a_link() -> None:
     (message,) = fit(Reply("Схема проезда", image_url="https://x/map.png"), VK)
 
     assert (message.text, message.image_url) == ("Схема проезда\n\nhttps://x/map.png", None)
+
+
+@pytest.mark.parametrize("limits", PLATFORMS, ids=lambda limits: limits.platform)
+def test_the_longest_answer_faq_check_allows_is_one_message_with_its_rating(
+    limits: Limits,
+) -> None:
+    catalog = Catalog.load(CONFIG_DIR / "messages")
+    longest = "д" * (min(ANSWER_LIMITS.values()) - ANSWER_ROOM)
+    for language in sorted(catalog.languages):
+        text = answer_text(
+            longest,
+            catalog.text(language, "question.offer_handoff"),
+            catalog.text(language, "question.rate"),
+        )
+        rating = (Button("👍", payload="rate:a:yes"), Button("👎", payload="rate:a:no"))
+        messages = fit(Reply(text, buttons=(rating,)), limits)
+
+        assert len(messages) == 1
+        assert messages[0].text.endswith(catalog.text(language, "question.rate"))
