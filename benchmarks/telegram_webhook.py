@@ -189,6 +189,8 @@ async def serve_otklik(args: argparse.Namespace) -> None:
         env["OTKLIK_FAQ__MATCHER__SEMANTIC"] = "false"
     if args.recent_questions is not None:
         env["OTKLIK_FAQ__MATCHER__RECENT_QUESTIONS"] = str(args.recent_questions)
+    if args.redis_url:
+        env["REDIS_URL"] = args.redis_url
     if args.database_url:
         env["DATABASE_URL"] = args.database_url
         database = Database(args.database_url)
@@ -399,6 +401,8 @@ async def run_bot(
         command.append("--no-semantic")
     if args.recent_questions is not None:
         command += ["--recent-questions", str(args.recent_questions)]
+    if args.redis_url:
+        command += ["--redis-url", args.redis_url]
     if args.profile and bot == "otklik":
         command += ["--profile", str(run_file(args, "profile", scenario, round_number))]
     child = await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.PIPE)
@@ -624,6 +628,7 @@ async def harness(args: argparse.Namespace) -> None:
     print(
         f"{args.updates} updates per run, concurrency {args.concurrency}, "
         f"{args.shoppers} shoppers, database: {args.database_url or 'SQLite (file)'}, "
+        f"state: {args.redis_url or 'memory'}, "
         f"semantic FAQ stage: {'off' if args.no_semantic else 'on'}, "
         f"recent questions kept: {'default' if recent is None else recent}, "
         f"{os.cpu_count()} CPUs, "
@@ -666,6 +671,9 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--database-url", help="e.g. postgresql+asyncpg://... (default SQLite)")
     parser.add_argument("--no-semantic", action="store_true", help="FAQ without the encoder")
+    parser.add_argument(
+        "--redis-url", help="otklik keeps state and locks in Redis, as several workers do"
+    )
     parser.add_argument(
         "--recent-questions",
         type=int,

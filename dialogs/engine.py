@@ -81,18 +81,18 @@ class Engine:
         key = StateKey(message.channel, message.chat_id, message.user_id)
         try:
             async with self._locks.lock(key):
+                step, data = await self._states.load(key)
                 turn = Turn(
                     message=message,
                     conversation_id=ref.conversation_id,
                     language=language,
-                    step=await self._states.get_state(key),
-                    data=await self._states.get_data(key),
+                    step=step,
+                    data=data,
                     now=now,
                     catalog=self._catalog,
                 )
                 await self._run(turn)
-                await self._states.set_state(key, turn.step)
-                await self._states.set_data(key, turn.data)
+                await self._states.save(key, turn.step, turn.data)
         except Exception:
             log.exception("conversation %s: the turn failed", ref.conversation_id)
             return TurnResult(

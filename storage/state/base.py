@@ -2,7 +2,8 @@
 
 Deliberately narrow (aiogram's four methods, not a persistence god-object): the engine reads the
 state after taking the conversation lock and writes it back before releasing it, so stores need
-no transactions of their own.
+no transactions of their own. ``load`` and ``save`` are those reads and writes in pairs, which a
+store on a server does in one round trip each.
 """
 
 from __future__ import annotations
@@ -58,6 +59,21 @@ class StateStore(ABC):
     @abstractmethod
     async def close(self) -> None:
         """Release connections."""
+
+    async def load(self, key: StateKey) -> tuple[str | None, dict[str, Any]]:
+        """The step and a copy of the data together: what the engine reads for each message.
+
+        A store on a server overrides this to fetch both in one round trip.
+        """
+        return await self.get_state(key), await self.get_data(key)
+
+    async def save(self, key: StateKey, state: str | None, data: Mapping[str, Any]) -> None:
+        """Write the step and the data together (None / empty clear them), as after a turn.
+
+        A store on a server overrides this to write both in one round trip.
+        """
+        await self.set_state(key, state)
+        await self.set_data(key, data)
 
     async def update_data(self, key: StateKey, **changes: Any) -> dict[str, Any]:
         """Merge ``changes`` into the data and return the result."""

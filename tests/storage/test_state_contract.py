@@ -74,6 +74,23 @@ async def test_data_read_is_a_copy(state_store: StateStore) -> None:
     assert await state_store.get_data(KEY) == {"items": [1]}
 
 
+async def test_a_turn_loads_and_saves_step_and_data_together(state_store: StateStore) -> None:
+    assert await state_store.load(KEY) == (None, {})
+
+    await state_store.save(KEY, "feedback.awaiting", {"tries": 1})
+    step, data = await state_store.load(KEY)
+    data["tries"] = 5  # a copy: nothing changes until the next save
+
+    assert step == "feedback.awaiting"
+    assert await state_store.get_data(KEY) == {"tries": 1}
+    assert await state_store.load(OTHER) == (None, {})
+
+    await state_store.save(KEY, None, {})
+
+    assert await state_store.load(KEY) == (None, {})
+    assert await state_store.get_state(KEY) is None
+
+
 async def test_update_data_merges(state_store: StateStore) -> None:
     await state_store.set_data(KEY, {"a": 1, "b": 2})
 
