@@ -7,6 +7,7 @@ bot:     the entry's answer [its buttons] (+ offer of a person when the entry as
          «Помогло?» [👍] [👎]      (one message: the rating sits under the answer)
 shopper: [👎]
 bot:     «Жаль, что не помогло. Сформулируйте иначе — или я позову оператора» [👤] [↩️]
+         (a second press under the same answer is answered but not counted again)
 shopper: «а парковка есть» (close to several entries)
 bot:     «Возможно, вы имели в виду:» [entry A] [entry B] [👤 Позвать оператора]
 shopper: [entry A]                      (payload faq:<id>)
@@ -35,6 +36,9 @@ __all__ = ["FAQ_PREFIX", "RATE_PREFIX", "FaqLookup", "QuestionFlow", "answer_tex
 
 FAQ_PREFIX = "faq:"
 RATE_PREFIX = "rate:"
+RATED = "rated"
+"""Conversation data: the entries rated since they were last answered (the newest last)."""
+MAX_RATED = 20
 
 
 class FaqLookup(Protocol):
@@ -102,7 +106,13 @@ class QuestionFlow(Flow):
     def _rated(self, turn: Turn, rating: str) -> None:
         entry_id, _, verdict = rating.rpartition(":")
         helpful = verdict == "yes"
-        turn.emit(AnswerRated(turn.conversation_id, entry_id, helpful, turn.now))
+        # The 👍/👎 stay under the answer, so a second press (or one on an older answer to
+        # the same question) must not count twice in the ratings content staff read.
+        rated: list[str] = turn.data.setdefault(RATED, [])
+        if entry_id not in rated:
+            turn.emit(AnswerRated(turn.conversation_id, entry_id, helpful, turn.now))
+            rated.append(entry_id)
+            del rated[:-MAX_RATED]
         if helpful:
             turn.say(turn.t("question.rated_helpful"))
         else:
@@ -113,6 +123,8 @@ class QuestionFlow(Flow):
         if entry is None:
             turn.say(turn.t("question.entry_missing"), *self._alternatives(turn))
             return
+        if entry.id in turn.data.get(RATED, ()):
+            turn.data[RATED].remove(entry.id)  # answered again: this answer may be rated
         rows = [
             [_faq_button(button.text_for(turn.language), button.url, button.faq)]
             for button in entry.buttons

@@ -248,6 +248,26 @@ async def test_a_thumbs_down_is_counted_and_offers_a_person(
     ]
 
 
+async def test_a_second_press_under_the_same_answer_is_not_counted_again(
+    make_settings: SettingsFactory, start_app
+) -> None:
+    app = await _app(make_settings, start_app)
+    shopper = WebChatShopper(app.client)
+    answer = await shopper.send("Сколько стоит доставка?")
+
+    await shopper.press("👎", answer)
+    second = await shopper.press("👍", answer)  # a double tap, or a change of mind
+    asked_again = await shopper.send("Сколько стоит доставка?")
+    await shopper.press("👍", asked_again)
+
+    assert "Рад" in texts_of(second)  # answered all the same
+    ratings = await _rows(app, AnswerRating)
+    assert [(r.entry_id, r.helpful) for r in ratings] == [
+        ("delivery-cost", False),
+        ("delivery-cost", True),
+    ]
+
+
 async def test_unanswered_questions_are_kept_for_content_staff(
     make_settings: SettingsFactory, start_app
 ) -> None:
