@@ -129,8 +129,9 @@ class QuestionFlow(Flow):
             [_faq_button(button.text_for(turn.language), button.url, button.faq)]
             for button in entry.buttons
         ]
-        offer = turn.t("question.offer_handoff") if entry.handoff else None
+        offer = None
         if entry.handoff:
+            offer = turn.t("question.offer_handoff")
             rows.append([turn.button("menu.handoff", HANDOFF)])
         # The rating rides on the answer itself: one message, and the 👍/👎 stay next to
         # the answer they rate even when the shopper scrolls back.
