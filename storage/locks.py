@@ -74,11 +74,15 @@ class RedisConversationLock(ConversationLock):
 
     @asynccontextmanager
     async def lock(self, key: StateKey) -> AsyncIterator[None]:
+        # A lock that expired or vanished (a turn outlived ``timeout``, or Redis restarted
+        # without persistence) is logged when released, not raised: the turn's work is done
+        # and its state saved, and raising would trade its replies for an apology.
         lock = self.redis.lock(
             self._keys.build(key, "lock"),
             timeout=self._timeout,
             blocking_timeout=self._blocking_timeout,
             sleep=0.01,
+            raise_on_release_error=False,
         )
         async with lock:
             yield

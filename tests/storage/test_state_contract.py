@@ -155,6 +155,25 @@ async def test_different_conversations_do_not_block_each_other(locks: Conversati
     assert entered
 
 
+async def test_a_redis_lock_lost_mid_turn_does_not_fail_the_turn(
+    redis_url: str, redis_prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    redis = Redis.from_url(redis_url)
+    keys = KeyBuilder(redis_prefix)
+    locks = RedisConversationLock(redis, timeout=10, keys=keys)
+    finished = False
+
+    async with locks.lock(KEY):
+        await redis.delete(keys.build(KEY, "lock"))  # as after a Redis restart or an expiry
+        finished = True
+
+    assert finished
+    assert "no longer owned" in caplog.text
+    async with locks.lock(KEY):  # and the conversation can be locked again
+        pass
+    await locks.close()
+
+
 async def test_the_memory_lock_forgets_keys_nobody_holds() -> None:
     locks = MemoryConversationLock()
     for chat in range(100):
