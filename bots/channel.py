@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
+import json
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Iterator, Sequence
@@ -21,12 +23,45 @@ from aiohttp import web
 
 from bots.messages import IncomingMessage, Reply, SentMessage
 
-__all__ = ["Channel", "Dispatch", "RetryAfter", "SendError", "backoff_delays", "stop_task"]
+__all__ = [
+    "Channel",
+    "Dispatch",
+    "RetryAfter",
+    "SendError",
+    "backoff_delays",
+    "parse_json",
+    "same_secret",
+    "stop_task",
+]
 
 Dispatch = Callable[[IncomingMessage], Awaitable[list[Reply]]]
 """What a channel calls with each incoming message; returns the replies already sent."""
 
 log = logging.getLogger(__name__)
+
+
+def same_secret(given: str, expected: str) -> bool:
+    """Compare a secret from a request with ours in constant time.
+
+    Anyone can put anything in a header or a JSON field (a lone surrogate, bytes aiohttp
+    decoded as Latin-1); that is a wrong secret, answered 401/403, never a 500.
+    """
+    return hmac.compare_digest(
+        given.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass")
+    )
+
+
+def parse_json(data: str | bytes) -> Any:
+    """``json.loads`` that reports every unreadable body as ``ValueError``.
+
+    Webhooks answer a body that is not JSON with a 4xx; one nested thousands of levels deep
+    makes ``json.loads`` raise ``RecursionError`` instead, which would otherwise end as a 500.
+    """
+    try:
+        return json.loads(data)
+    except RecursionError as exc:
+        msg = "the JSON is nested too deeply"
+        raise ValueError(msg) from exc
 
 
 class SendError(Exception):

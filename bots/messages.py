@@ -8,6 +8,7 @@ JSON) so the engine can react to them without parsing strings.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,6 +24,7 @@ __all__ = [
     "Reply",
     "SentMessage",
     "SharedContact",
+    "readable",
 ]
 
 
@@ -88,6 +90,36 @@ class IncomingMessage:
     source_id: str | None = None
     received_at: datetime | None = None
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # Whatever a platform (or an attacker) put in its JSON, what the rest of the bot sees is
+        # text every database and every encoder takes; ``raw`` keeps what arrived.
+        for name in _TEXT_FIELDS:
+            value = getattr(self, name)
+            if isinstance(value, str) and _UNREADABLE.search(value):
+                object.__setattr__(self, name, readable(value))
+
+
+_TEXT_FIELDS = (
+    "chat_id",
+    "user_id",
+    "text",
+    "display_name",
+    "button_payload",
+    "deeplink_payload",
+    "language_code",
+    "source_id",
+)
+_UNREADABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def readable(text: str) -> str:
+    """``text`` with NUL and lone UTF-16 surrogates shown as U+FFFD.
+
+    JSON may carry both (``"\\u0000"``, ``"\\ud800"``), and Python keeps them in a str, but
+    PostgreSQL refuses NUL in text and nothing can encode a lone surrogate as UTF-8.
+    """
+    return _UNREADABLE.sub("\ufffd", text)
 
 
 @dataclass(frozen=True, slots=True)

@@ -51,7 +51,15 @@ from aiohttp import ClientError, ClientTimeout, web
 from pydantic import ValidationError
 
 from bots import layout
-from bots.channel import Channel, RetryAfter, SendError, refused_after, stop_task
+from bots.channel import (
+    Channel,
+    RetryAfter,
+    SendError,
+    parse_json,
+    refused_after,
+    same_secret,
+    stop_task,
+)
 from bots.messages import (
     Attachment,
     Button,
@@ -429,11 +437,11 @@ class TelegramChannel(Channel):
 
     async def _on_webhook(self, request: web.Request) -> web.Response:
         given = request.headers.get(SECRET_HEADER, "")
-        if not hmac.compare_digest(given.encode(), self.secret.encode()):
+        if not same_secret(given, self.secret):
             log.warning("Telegram webhook: a request without the right secret was refused")
             return web.json_response({"error": "wrong secret token"}, status=401)
         try:
-            body = await request.json()
+            body = parse_json(await request.read())
         except ValueError:
             log.warning("Telegram webhook: the body is not JSON; refused")
             return web.json_response({"error": "the body must be JSON"}, status=400)

@@ -49,7 +49,9 @@ from bots.channel import (
     RetryAfter,
     SendError,
     backoff_delays,
+    parse_json,
     refused_after,
+    same_secret,
     stop_task,
 )
 from bots.messages import (
@@ -454,7 +456,7 @@ class ViberChannel(Channel):
 
     def _signed(self, body: bytes, given: str | None) -> bool:
         expected = signature(self._token, body)
-        return given is not None and hmac.compare_digest(given.encode(), expected.encode())
+        return given is not None and same_secret(given, expected)
 
     async def _on_webhook(self, request: web.Request) -> web.Response:
         body = await request.read()
@@ -462,7 +464,7 @@ class ViberChannel(Channel):
             log.warning("Viber webhook: a callback without a valid signature; refused")
             return web.json_response({"error": "invalid signature"}, status=403)
         try:
-            callback = json.loads(body)
+            callback = parse_json(body)
         except ValueError:
             log.warning("Viber webhook: the body is not JSON; refused")
             return web.json_response({"error": "the body must be JSON"}, status=400)

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import json
 import logging
 import secrets
@@ -53,7 +52,9 @@ from bots.channel import (
     RetryAfter,
     SendError,
     backoff_delays,
+    parse_json,
     refused_after,
+    same_secret,
     stop_task,
 )
 from bots.messages import (
@@ -106,9 +107,16 @@ def to_incoming(event: Mapping[str, Any]) -> IncomingMessage | None:
         return None
     if not isinstance(body, Mapping):
         raise MalformedEvent(f"{kind} has no object")
-    if kind == "message_new":
-        return _from_message(event, body)
-    return _from_button_event(event, body)
+    try:
+        if kind == "message_new":
+            return _from_message(event, body)
+        return _from_button_event(event, body)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        if isinstance(exc, MalformedEvent):
+            raise
+        # A field of an unexpected shape: the same event would fail the same way every time,
+        # so it is malformed (skipped and logged), not a failure worth retrying forever.
+        raise MalformedEvent(f"{kind}: {type(exc).__name__}: {exc}") from exc
 
 
 def _int(value: object, what: str) -> int:
@@ -174,7 +182,7 @@ def _raw(event: Mapping[str, Any]) -> dict[str, Any]:
 def _decoded(raw: object) -> object:
     if isinstance(raw, str):
         try:
-            return json.loads(raw)
+            return parse_json(raw)
         except ValueError:
             return raw
     return raw
@@ -509,7 +517,7 @@ class VkChannel(Channel):
 
     async def _on_webhook(self, request: web.Request) -> web.Response:
         try:
-            body = await request.json()
+            body = parse_json(await request.read())
         except ValueError:
             log.warning("VK callback: the body is not JSON; refused")
             return web.Response(status=400, text="the body must be JSON")
@@ -552,7 +560,7 @@ class VkChannel(Channel):
         secret = self._settings.secret
         if secret is None or not isinstance(given, str):
             return False
-        return hmac.compare_digest(given.encode(), secret.get_secret_value().encode())
+        return same_secret(given, secret.get_secret_value())
 
     async def _take(self, event: Mapping[str, Any]) -> None:
         """Dispatch one event; raises :class:`MalformedEvent`, and storage errors propagate."""

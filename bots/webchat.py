@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 
 from aiohttp import web
 
-from bots.channel import Channel
+from bots.channel import Channel, parse_json
 from bots.messages import IncomingMessage, Reply, SentMessage
 from config.settings import WebChatSettings
 from dialogs.clock import Clock
@@ -137,7 +137,7 @@ def _bad_request(reason: str) -> web.HTTPBadRequest:
 
 async def _json_object(request: web.Request) -> dict[str, Any]:
     try:
-        body = await request.json()
+        body = parse_json(await request.read())
     except ValueError:
         log.warning("web chat: a request body that is not JSON was refused")
         raise _bad_request("the body must be a JSON object") from None

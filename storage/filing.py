@@ -40,7 +40,20 @@ __all__ = [
 ]
 
 _SEEN_GRANULARITY = timedelta(minutes=1)
-_TEXT_FIELDS = ("text", "button_payload", "deeplink_payload", "display_name")
+
+
+def _length(column: Any) -> int:
+    """The size of a ``String(n)`` column of the models."""
+    size: int = column.property.columns[0].type.length
+    return size
+
+
+_CLIPPED = {
+    "display_name": _length(Identity.display_name),
+    "language_code": _length(Identity.language_code),
+    "button_payload": _length(Message.button_payload),
+    "deeplink_payload": _length(Conversation.entry_payload),
+}
 
 Incoming = tuple[IncomingMessage, datetime]
 
@@ -397,15 +410,17 @@ def _replies_waiting() -> Any:
 
 
 def _storable(message: IncomingMessage) -> IncomingMessage:
-    """``message`` with NUL characters shown as U+FFFD: PostgreSQL refuses NUL in text.
+    """``message`` with its shopper-chosen short fields cut to their columns' sizes.
 
-    A shopper (or a broken client) can send one; the message must be kept all the same, and the
-    same way on every database. ``raw`` stays as received (JSON escapes NUL).
+    A client can send a payload or a language code of any length; PostgreSQL refuses one longer
+    than its column, SQLite does not, and the message must be kept all the same, the same way
+    on both. ``raw`` keeps the whole. (NUL and lone surrogates never get this far: see
+    ``IncomingMessage``.)
     """
     changes: dict[str, Any] = {
-        name: value.replace("\x00", "\ufffd")
-        for name in _TEXT_FIELDS
-        if isinstance(value := getattr(message, name), str) and "\x00" in value
+        name: value[:size]
+        for name, size in _CLIPPED.items()
+        if isinstance(value := getattr(message, name), str) and len(value) > size
     }
     return dataclasses.replace(message, **changes) if changes else message
 

@@ -138,6 +138,7 @@ async def test_start_at_another_bot_in_a_group_is_left_to_that_bot(
         pytest.param(b'{"update_id": 1, "message": {', id="truncated-json"),
         pytest.param(b"\xff\xfe not utf-8", id="not-utf8"),
         pytest.param(b"[1, 2, 3]", id="json-array"),
+        pytest.param(b"[" * 100_000 + b"]" * 100_000, id="nested-too-deep"),
         pytest.param(b'"update"', id="json-string"),
         pytest.param(b"{}", id="no-update-id"),
         pytest.param(b'{"update_id": "first"}', id="update-id-not-a-number"),

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from bots.channel import same_secret
 from bots.messages import Button, Location, OtherAttachment, Photo, SharedContact
 from bots.viber import MalformedCallback, keyboard_json, signature, to_incoming
 from tests.fakes.viber_api import TOKEN, message, sign
@@ -187,3 +188,11 @@ def test_a_keyboard_fills_the_six_column_grid_row_by_row_and_does_not_echo_press
             },
         ],
     }
+
+
+@pytest.mark.parametrize("given", ["\udcff\udcfe", "\ud800", "é" * 64, ""])
+def test_a_signature_or_secret_of_any_characters_is_only_ever_wrong(given: str) -> None:
+    # aiohttp hands over header bytes that are not UTF-8 as lone surrogates, and JSON can carry
+    # them too: the comparison says "no" (a 401/403), it never raises (a 500).
+    assert same_secret(given, "0" * 64) is False
+    assert same_secret("0" * 64, "0" * 64) is True

@@ -99,8 +99,8 @@ async def test_a_callback_signed_with_another_token_is_refused(bot: AppHarness) 
 
 @pytest.mark.parametrize(
     "body",
-    [b"{not json", b"[1]", b'{"timestamp": 1}', b'{"event": 7}'],
-    ids=["broken", "array", "no-event", "event-not-a-string"],
+    [b"{not json", b"[1]", b'{"timestamp": 1}', b'{"event": 7}', b"[" * 100_000 + b"]" * 100_000],
+    ids=["broken", "array", "no-event", "event-not-a-string", "nested-too-deep"],
 )
 async def test_a_signed_body_that_is_not_a_callback_is_refused(
     bot: AppHarness, body: bytes

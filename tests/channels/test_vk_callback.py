@@ -39,7 +39,12 @@ async def bot(vk: VkApiStandIn, start_app: Any, make_settings: SettingsFactory) 
 async def post(bot: AppHarness, body: Any, *, secret: str | None = SECRET) -> tuple[int, str]:
     if isinstance(body, dict) and secret is not None:
         body = {**body, "secret": secret}
-    data = body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False).encode()
+    # As VK sends it: UTF-8 (a lone surrogate can only travel \u-escaped).
+    data = (
+        body
+        if isinstance(body, bytes)
+        else json.dumps(body, ensure_ascii=False).encode("utf-8", "backslashreplace")
+    )
     response = await bot.client.post(
         "/webhooks/vk", data=data, headers={"Content-Type": "application/json"}
     )
@@ -90,7 +95,7 @@ async def test_a_confirmation_with_a_wrong_secret_is_refused(bot: AppHarness) ->
     assert (status, text) == (403, "wrong secret")
 
 
-@pytest.mark.parametrize("secret", [None, "", "s3cr3t-callbacK", 12345])
+@pytest.mark.parametrize("secret", [None, "", "s3cr3t-callbacK", 12345, "\ud800", "секрет"])
 async def test_an_event_without_the_right_secret_is_refused_and_not_processed(
     vk: VkApiStandIn, bot: AppHarness, secret: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -109,8 +114,15 @@ async def test_an_event_without_the_right_secret_is_refused_and_not_processed(
 
 @pytest.mark.parametrize(
     "body",
-    [b"{not json", b"\xff\xfe", b"[1, 2]", b'{"type": 5}', b'"message_new"'],
-    ids=["broken", "not-utf8", "array", "type-not-a-string", "string"],
+    [
+        b"{not json",
+        b"\xff\xfe",
+        b"[1, 2]",
+        b'{"type": 5}',
+        b'"message_new"',
+        b"[" * 100_000 + b"]" * 100_000,
+    ],
+    ids=["broken", "not-utf8", "array", "type-not-a-string", "string", "nested-too-deep"],
 )
 async def test_a_body_that_is_not_an_event_is_refused(bot: AppHarness, body: bytes) -> None:
     status, _ = await post(bot, body, secret=None)

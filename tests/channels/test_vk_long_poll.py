@@ -108,10 +108,15 @@ async def test_foreign_and_malformed_events_are_skipped_and_the_rest_handled(
 ) -> None:
     broken = message_new(ANNA, "сломано")
     del broken["object"]["message"]["peer_id"]
+    odd_place = message_new(ANNA, "я тут")
+    odd_place["object"]["message"]["geo"] = {
+        "coordinates": {}
+    }  # a field of a shape VK never sends
     with caplog.at_level(logging.INFO, logger="bots.vk"):
         await vk.push(
             message_new(ANNA, "чужое", group_id=GROUP_ID + 1),
             broken,
+            odd_place,
             {"type": "wall_post_new", "object": {}, "group_id": GROUP_ID},
             "not an event",  # type: ignore[arg-type]
             message_new(ANNA, "меню"),
@@ -123,6 +128,7 @@ async def test_foreign_and_malformed_events_are_skipped_and_the_rest_handled(
     assert len(vk.calls["messages.send"]) == 1
     assert f"for group {GROUP_ID + 1}" in caplog.text
     assert "malformed event (peer_id is missing); skipped" in caplog.text
+    assert "malformed event (message_new: KeyError: 'latitude'); skipped" in caplog.text
     assert "wall_post_new event is not handled" in caplog.text
     async with bot.services.database.uow() as uow:
         assert await uow.messages.count("vk") == 2

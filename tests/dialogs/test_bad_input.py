@@ -56,8 +56,14 @@ async def test_odd_web_chat_text_gets_a_reason_and_is_kept(
 
 @pytest.mark.parametrize(
     "body",
-    [b"not json", b"[1, 2]", b'{"text": "hi"}', b'{"visitor_id": "short", "text": "x"}'],
-    ids=["not-json", "array", "no-visitor", "bad-visitor"],
+    [
+        b"not json",
+        b"[1, 2]",
+        b'{"text": "hi"}',
+        b'{"visitor_id": "short", "text": "x"}',
+        b"[" * 100_000 + b"]" * 100_000,
+    ],
+    ids=["not-json", "array", "no-visitor", "bad-visitor", "nested-too-deep"],
 )
 async def test_malformed_web_chat_requests_are_refused_and_serving_goes_on(
     make_settings: SettingsFactory, start_app, body: bytes
@@ -72,6 +78,46 @@ async def test_malformed_web_chat_requests_are_refused_and_serving_goes_on(
     assert "error" in await response.json()
     replies = await WebChatShopper(app.client).send("/start")
     assert "Здравствуйте" in texts_of(replies)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_env(request: pytest.FixtureRequest) -> dict[str, str]:
+    """No setting (an SQLite file), then a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return {}
+    return {"DATABASE_URL": request.getfixturevalue("postgres_url")}
+
+
+@pytest.mark.parametrize(
+    ("fields", "kept"),
+    [
+        ({"text": "где \ud800 магазин"}, "где \ufffd магазин"),
+        ({"text": "где\x00магазин"}, "где\ufffdмагазин"),
+        ({"text": "где магазин", "language": "\x00" * 40}, "где магазин"),
+        ({"payload": "x" * 300}, ""),
+    ],
+    ids=["lone-surrogate", "nul", "odd-language", "long-payload"],
+)
+async def test_hostile_fields_get_a_real_reply_and_the_message_is_kept(
+    make_settings: SettingsFactory,
+    start_app,
+    database_env: dict[str, str],
+    fields: dict[str, str],
+    kept: str,
+) -> None:
+    if "DATABASE_URL" in database_env:  # the app migrates only SQLite by itself
+        migrated = Database(database_env["DATABASE_URL"])
+        await migrated.upgrade()
+        await migrated.dispose()
+    app = await start_app(make_settings(**database_env))
+    shopper = WebChatShopper(app.client, language=fields.get("language", "ru"))
+
+    replies = await shopper.send(fields.get("text", ""), payload=fields.get("payload"))
+
+    assert replies
+    assert "что-то сломалось" not in texts_of(replies)  # an answer, not the apology
+    app.visitor = shopper.visitor_id
+    assert await _stored_texts(app) == [kept]
 
 
 async def test_a_body_over_a_megabyte_is_refused_with_413(
