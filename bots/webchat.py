@@ -9,6 +9,7 @@ the same conversation, its history loaded from the database.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -62,7 +63,9 @@ class WebChatChannel(Channel):
         app.router.add_get("/widget.js", self._widget)
         app.router.add_post("/api/webchat/visitors", self._new_visitor)
         app.router.add_post("/api/webchat/messages", self._message)
-        app.router.add_get("/api/webchat/history", self._history)
+        # POST, not GET: the visitor id is the only key to a conversation, and a query string
+        # ends up in access logs (aiohttp's, a reverse proxy's); a body does not.
+        app.router.add_post("/api/webchat/history", self._history)
 
     async def send(self, chat_id: str, reply: Reply) -> SentMessage:
         # The reply travels in the HTTP response (or is read from history); nothing to call.
@@ -79,12 +82,16 @@ class WebChatChannel(Channel):
         # Not limited per address: behind a reverse proxy every visitor shares the proxy's.
         return web.json_response({"visitor_id": secrets.token_urlsafe(24)})
 
-    async def _throttle(self, key: str, limit: Limit) -> None:
-        """Refuse with 429 and ``Retry-After`` once ``key`` used up its limit (a flood, a bot)."""
-        wait = await self._limiter.hit(key, limit, self._clock.now())
+    async def _throttle(self, visitor: str, limit: Limit) -> None:
+        """Refuse with 429 and ``Retry-After`` once a visitor used up its limit (a flood)."""
+        wait = await self._limiter.hit(f"webchat:messages:{visitor}", limit, self._clock.now())
         if wait > 0:
             seconds = math.ceil(wait)
-            log.warning("web chat: %s is over its limit; refused for %d s", key, seconds)
+            log.warning(
+                "web chat: visitor %s is over its limit; refused for %d s",
+                _fingerprint(visitor),
+                seconds,
+            )
             raise web.HTTPTooManyRequests(
                 text=json.dumps({"error": f"too many requests; try again in {seconds} s"}),
                 content_type="application/json",
@@ -94,7 +101,7 @@ class WebChatChannel(Channel):
     async def _message(self, request: web.Request) -> web.Response:
         body = await _json_object(request)
         visitor = _visitor(body.get("visitor_id"))
-        await self._throttle(f"webchat:messages:{visitor}", self._per_visitor)
+        await self._throttle(visitor, self._per_visitor)
         text = body.get("text", "")
         payload = body.get("payload")
         language = body.get("language")
@@ -116,11 +123,16 @@ class WebChatChannel(Channel):
         return web.json_response({"replies": [_reply_json(reply) for reply in replies]})
 
     async def _history(self, request: web.Request) -> web.Response:
-        visitor = _visitor(request.query.get("visitor_id"))
+        visitor = _visitor((await _json_object(request)).get("visitor_id"))
         async with self._uow() as uow:
             conversation = await uow.conversations.find_by_chat(self.name, visitor)
             stored = [] if conversation is None else await uow.messages.history(conversation)
         return web.json_response({"messages": [_stored_json(item) for item in stored]})
+
+
+def _fingerprint(visitor: str) -> str:
+    """What logs say of a visitor: enough to tell two apart, useless for reading their chat."""
+    return hashlib.sha256(visitor.encode()).hexdigest()[:10]
 
 
 def _static(name: str) -> str:

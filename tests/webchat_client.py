@@ -49,8 +49,8 @@ class WebChatShopper:
         raise AssertionError(f"no button with {label_part!r} among {labels}")
 
     async def history(self) -> list[dict[str, Any]]:
-        response = await self.client.get(
-            "/api/webchat/history", params={"visitor_id": await self._visitor()}
+        response = await self.client.post(
+            "/api/webchat/history", json={"visitor_id": await self._visitor()}
         )
         assert response.status == 200
         messages: list[dict[str, Any]] = (await response.json())["messages"]

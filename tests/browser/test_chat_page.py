@@ -79,7 +79,7 @@ async def test_a_message_typed_while_connecting_waits_for_the_greeting(
         await connected.wait()
         await route.continue_()
 
-    await page.route("**/api/webchat/history?*", slow_history)
+    await page.route("**/api/webchat/history", slow_history)
     chat = await open_chat(page, bot)
     await chat.say("Сколько стоит доставка?")
     await expect(chat.shopper_texts).to_have_text(["Сколько стоит доставка?"])

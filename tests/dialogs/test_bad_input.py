@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -236,3 +237,24 @@ async def test_a_visitor_flooding_the_web_chat_is_slowed_down_then_let_back_in(
     assert "try again" in (await flood.json())["error"]
     assert "Здравствуйте" in texts_of(other)
     assert "Чем могу помочь" in texts_of(later)
+
+
+async def test_no_log_line_holds_a_visitor_id(
+    make_settings: SettingsFactory, start_app, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The id is the only key to a conversation: whoever reads the logs (or a proxy's) must
+    # not be able to read the chats.
+    app = await start_app(make_settings(OTKLIK_WEBCHAT__MESSAGES_PER_MINUTE="1"))
+    shopper = WebChatShopper(app.client)
+    with caplog.at_level(logging.INFO):
+        await shopper.send("/start")
+        await shopper.history()
+        flood = await app.client.post(
+            "/api/webchat/messages", json={"visitor_id": shopper.visitor_id, "text": "ещё"}
+        )
+
+    assert flood.status == 429
+    assert "POST /api/webchat/history" in caplog.text  # the access log is on
+    assert "is over its limit" in caplog.text
+    assert shopper.visitor_id is not None
+    assert shopper.visitor_id not in caplog.text
