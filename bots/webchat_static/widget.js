@@ -138,6 +138,14 @@
   };
   window.OtklikWidget = api;
 
+  // Escape pressed inside the chat (focus is there once it opens): only our own frame may ask.
+  window.addEventListener("message", function (event) {
+    if (frame && event.source === frame.contentWindow && event.origin === base.origin &&
+        event.data && event.data.otklik === "close") {
+      api.close();
+    }
+  });
+
   if (document.body) build();
   else document.addEventListener("DOMContentLoaded", build);
 })();

@@ -54,6 +54,9 @@ async def test_the_widget_opens_the_chat_in_an_iframe(page: Page, bot: Bot, site
     await expect(launcher).to_be_focused()
     await launcher.click()  # reopened: the same conversation, not reloaded
     await expect(chat.shopper_texts).to_have_text(["Сколько стоит доставка?"])
+    await chat.box.press("Escape")  # typing in the chat, a keyboard user closes it
+    await expect(frame).to_be_hidden()
+    await expect(launcher).to_be_focused()
 
     new_globals = await page.evaluate(
         "Object.keys(window).filter(k => !window.keysBefore.includes(k) && k !== 'keysBefore')"
