@@ -34,6 +34,7 @@ __all__ = ["WebChatChannel"]
 log = logging.getLogger(__name__)
 
 _VISITOR = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+_MESSAGE_ID = re.compile(r"^[A-Za-z0-9_-]{8,63}$")  # with the visitor id, within source_id's 128
 MAX_TEXT = 100_000
 """Characters kept from one web chat message; the page itself stops at 4,000."""
 
@@ -109,6 +110,14 @@ class WebChatChannel(Channel):
             raise _bad_request("text and payload must be strings")
         if language is not None and not isinstance(language, str):
             raise _bad_request("language must be a string such as 'ru' or 'en-US'")
+        message_id = body.get("message_id")
+        if message_id is not None and (
+            not isinstance(message_id, str) or not _MESSAGE_ID.match(message_id)
+        ):
+            raise _bad_request("message_id must be 8 to 63 letters, digits, '-' or '_'")
+        # The page's own id for the message, the same when it sends it again after a timeout:
+        # as the platform id, it lets the engine recognise the retry instead of answering twice.
+        source_id = f"{visitor}:{message_id}" if message_id else None
         message = IncomingMessage(
             channel=self.name,
             chat_id=visitor,
@@ -117,9 +126,15 @@ class WebChatChannel(Channel):
             button_payload=payload or None,
             deeplink_payload=_deeplink(body.get("start")),
             language_code=(language or None) and language[:16],
+            source_id=source_id,
             raw={"text_length": len(text)} if len(text) > MAX_TEXT else {},
         )
         replies = await self.dispatch(message)
+        if not replies and source_id is not None:
+            # Already handled (the first attempt's answer never reached the page): what the
+            # bot answered then, so the shopper sees it now.
+            async with self._uow() as uow:
+                replies = await uow.messages.replies_to(self.name, source_id)
         return web.json_response({"replies": [_reply_json(reply) for reply in replies]})
 
     async def _history(self, request: web.Request) -> web.Response:

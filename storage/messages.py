@@ -167,6 +167,36 @@ class MessageRepository:
         )
         return [_stored(row) for row in reversed(rows.all())]
 
+    async def replies_to(self, channel: str, source_id: str) -> list[Reply]:
+        """The bot's replies recorded after the shopper message with this platform id.
+
+        Those up to the shopper's next message, oldest first; none if there is no such message
+        (or no reply to it yet). Lets a channel answer a retried request with what the first
+        attempt got.
+        """
+        asked = await self._session.scalar(
+            select(Message).where(
+                Message.channel == channel,
+                Message.direction == "in",
+                Message.source_id == source_id,
+            )
+        )
+        if asked is None:
+            return []
+        later = await self._session.scalars(
+            select(Message)
+            .where(Message.conversation_id == asked.conversation_id, Message.id > asked.id)
+            .order_by(Message.id)
+            .limit(50)
+        )
+        replies: list[Reply] = []
+        for row in later:
+            if row.direction == "in":
+                break
+            if row.author == "bot":
+                replies.append(_reply_from(row))
+        return replies
+
     async def failed(self, limit: int = 100) -> list[StoredMessage]:
         """Outgoing messages the platform refused, oldest first, for a retry job."""
         rows = await self._session.scalars(

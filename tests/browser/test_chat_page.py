@@ -217,6 +217,31 @@ async def test_a_message_that_fails_to_send_can_be_retried(page: Page, bot: Bot)
     await expect(retry).to_have_count(0)
 
 
+async def test_a_message_whose_answer_was_lost_is_not_handled_twice_on_retry(
+    page: Page, bot: Bot
+) -> None:
+    chat = await open_chat(page, bot)
+    await expect_menu(chat)
+
+    async def answer_lost(route: Route) -> None:
+        await route.fetch()  # the bot gets the message and answers...
+        await route.abort()  # ...but the answer never reaches the page
+
+    await page.route("**/api/webchat/messages", answer_lost)
+    await chat.say("Сколько стоит доставка?")
+    retry = chat.shopper.get_by_role("button", name="Не отправлено — повторить")
+    await expect(retry).to_be_visible()
+    await page.unroute("**/api/webchat/messages")
+
+    await retry.click()
+
+    await expect(chat.bot_said("Доставка стоит 199 ₽")).to_have_count(1)
+    await expect(retry).to_have_count(0)
+    await page.reload()  # the stored conversation: one question, one answer
+    await expect(chat.shopper_texts).to_have_text(["Сколько стоит доставка?"])
+    await expect(chat.bot_said("Доставка стоит 199 ₽")).to_have_count(1)
+
+
 async def test_english_browsers_get_english(new_context: NewContext, bot: Bot) -> None:
     page = await (await new_context(locale="en-US")).new_page()
     chat = await open_chat(page, bot)

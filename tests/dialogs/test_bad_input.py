@@ -81,6 +81,13 @@ async def test_malformed_web_chat_requests_are_refused_and_serving_goes_on(
     assert "Здравствуйте" in texts_of(replies)
 
 
+async def _migrated(database_env: dict[str, str]) -> None:
+    if "DATABASE_URL" in database_env:  # the app migrates only SQLite by itself
+        database = Database(database_env["DATABASE_URL"])
+        await database.upgrade()
+        await database.dispose()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_env(request: pytest.FixtureRequest) -> dict[str, str]:
     """No setting (an SQLite file), then a fresh PostgreSQL database."""
@@ -106,10 +113,7 @@ async def test_hostile_fields_get_a_real_reply_and_the_message_is_kept(
     fields: dict[str, str],
     kept: str,
 ) -> None:
-    if "DATABASE_URL" in database_env:  # the app migrates only SQLite by itself
-        migrated = Database(database_env["DATABASE_URL"])
-        await migrated.upgrade()
-        await migrated.dispose()
+    await _migrated(database_env)
     app = await start_app(make_settings(**database_env))
     shopper = WebChatShopper(app.client, language=fields.get("language", "ru"))
 
@@ -119,6 +123,33 @@ async def test_hostile_fields_get_a_real_reply_and_the_message_is_kept(
     assert "что-то сломалось" not in texts_of(replies)  # an answer, not the apology
     app.visitor = shopper.visitor_id
     assert await _stored_texts(app) == [kept]
+
+
+async def test_a_web_chat_message_sent_again_is_answered_with_the_first_answer(
+    make_settings: SettingsFactory, start_app, database_env: dict[str, str]
+) -> None:
+    # The page gave up waiting (its answer was lost on the way) and the shopper pressed retry:
+    # the page sends the same message id again.
+    await _migrated(database_env)
+    app = await start_app(make_settings(**database_env))
+    shopper = WebChatShopper(app.client)
+    visitor = await shopper._visitor()
+    body = {
+        "visitor_id": visitor,
+        "message_id": "a1b2c3d4e5f60718",
+        "text": "Сколько стоит доставка?",
+    }
+
+    first = await app.client.post("/api/webchat/messages", json=body)
+    again = await app.client.post("/api/webchat/messages", json=body)
+    odd = await app.client.post("/api/webchat/messages", json={**body, "message_id": "x y"})
+
+    assert (first.status, again.status, odd.status) == (200, 200, 400)
+    answer = (await first.json())["replies"]
+    assert "199 ₽" in texts_of(answer)
+    assert (await again.json())["replies"] == answer
+    history = await shopper.history()
+    assert [m["direction"] for m in history] == ["in", "out"]  # handled once
 
 
 async def test_a_body_over_a_megabyte_is_refused_with_413(
