@@ -655,8 +655,13 @@ class VkChannel(Channel):
             except MalformedEvent as exc:
                 log.warning("VK long poll: malformed event (%s); skipped", exc)
                 return
-            except Exception:
+            except Exception as exc:
+                # Shown by /healthz until the event goes through: no later event is taken
+                # meanwhile, so monitoring must not say all is well.
+                self._problem = f"handling an event failed ({type(exc).__name__}); retrying"
                 log.exception("VK long poll: handling an event failed; retrying")
                 await self._clock.sleep(next(delays))
             else:
+                if self._problem is not None and self._problem.startswith("handling an event"):
+                    self._problem = None
                 return

@@ -132,3 +132,19 @@ async def test_foreign_and_malformed_events_are_skipped_and_the_rest_handled(
     assert "wall_post_new event is not handled" in caplog.text
     async with bot.services.database.uow() as uow:
         assert await uow.messages.count("vk") == 2
+
+
+async def test_an_event_that_cannot_be_stored_shows_in_health_while_it_is_retried(
+    vk: VkApiStandIn, bot: AppHarness, clock: ManualClock
+) -> None:
+    await bot.services.database.dispose()  # storage gone: the event cannot be kept
+
+    await vk.push(message_new(ANNA, "меню"))
+    for _ in range(50):  # each look lets the poller run; it retries at once on this clock
+        health = await (await bot.client.get("/healthz")).json()
+        if health["channels"]["vk"] != "ok":
+            break
+
+    assert health["channels"]["vk"] == "handling an event failed (RuntimeError); retrying"
+    assert len(clock.sleeps) >= 1  # retried with a backoff, not skipped
+    assert "messages.send" not in vk.calls
