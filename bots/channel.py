@@ -15,9 +15,9 @@ import hmac
 import json
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
 from types import TracebackType
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Protocol, Self, TypeVar
 
 from aiohttp import web
 
@@ -34,8 +34,20 @@ __all__ = [
     "stop_task",
 ]
 
-Dispatch = Callable[[IncomingMessage], Awaitable[list[Reply]]]
-"""What a channel calls with each incoming message; returns the replies already sent."""
+
+T = TypeVar("T")
+
+
+class Dispatch(Protocol):
+    """What a channel calls with each incoming message; returns the replies already sent.
+
+    ``on_stored`` is called as soon as the message is committed, before the turn runs.
+    """
+
+    def __call__(
+        self, message: IncomingMessage, *, on_stored: Callable[[], object] | None = None
+    ) -> Awaitable[list[Reply]]: ...
+
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +131,7 @@ class Channel(ABC):
 
     def __init__(self) -> None:
         self._dispatch: Dispatch | None = None
+        self._background: set[asyncio.Task[Any]] = set()
 
     def attach(self, app: web.Application, dispatch: Dispatch) -> None:
         """Remember where incoming messages go and add this channel's HTTP routes to ``app``."""
@@ -128,12 +141,60 @@ class Channel(ABC):
     def add_routes(self, app: web.Application) -> None:  # noqa: B027 - optional hook
         """Add webhook or page routes; channels that only poll add none."""
 
-    async def dispatch(self, message: IncomingMessage) -> list[Reply]:
+    async def dispatch(
+        self, message: IncomingMessage, *, on_stored: Callable[[], object] | None = None
+    ) -> list[Reply]:
         """Hand one normalized message to the engine and return the replies it sent."""
         if self._dispatch is None:
             msg = f"channel {self.name} received a message before it was attached"
             raise RuntimeError(msg)
-        return await self._dispatch(message)
+        return await self._dispatch(message, on_stored=on_stored)
+
+    async def hand_over(self, message: IncomingMessage) -> None:
+        """Return once ``message`` is stored; its turn and replies go on in the background.
+
+        For platforms that want a quick acknowledgement (VK's Callback API stops sending to a
+        server that answers slowly) while a reply may take long (timeouts, a 429 waited out):
+        the message is kept before the platform hears "ok", so nothing is lost. A failure
+        before it is stored is raised here, as from :meth:`dispatch`.
+        """
+        stored = asyncio.Event()
+        turn = self.in_background(self.dispatch(message, on_stored=stored.set))
+        waiting = asyncio.create_task(stored.wait())
+        try:
+            await asyncio.wait({turn, waiting}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waiting.cancel()
+        if not stored.is_set():
+            await turn  # it ended before the message was stored: its error is the answer
+
+    def in_background(self, work: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
+        """Run ``work`` as a task this channel keeps (and cancels in :meth:`stop_background`)."""
+        task = asyncio.create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._finished)
+        return task
+
+    def _finished(self, task: asyncio.Task[Any]) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("%s: background work failed", self.name, exc_info=task.exception())
+
+    async def finish_background(self) -> None:
+        """Wait until the background work started so far is done."""
+        if self._background:
+            await asyncio.wait(set(self._background))
+
+    async def stop_background(self, grace: float = 5.0) -> None:
+        """At shutdown: let background turns finish for ``grace`` s, then cancel the rest.
+
+        A cancelled turn's message is kept all the same; only its reply may be missing.
+        """
+        if self._background:
+            await asyncio.wait(set(self._background), timeout=grace)
+        for task in list(self._background):
+            with contextlib.suppress(Exception):  # already logged by _finished
+                await stop_task(task)
 
     async def start(self) -> None:  # noqa: B027 - optional hook
         """Connect to the platform: start polling or register the webhook."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from bots.channel import Channel, Dispatch
 from bots.messages import IncomingMessage, Reply
 from bots.outbox import Outbox
@@ -20,17 +22,25 @@ class Pipeline:
     def dispatcher_for(self, channel: Channel) -> Dispatch:
         """The function ``channel`` calls with each message it receives."""
 
-        async def dispatch(message: IncomingMessage) -> list[Reply]:
-            return await self.process(channel, message)
+        async def dispatch(
+            message: IncomingMessage, *, on_stored: Callable[[], object] | None = None
+        ) -> list[Reply]:
+            return await self.process(channel, message, on_stored=on_stored)
 
         return dispatch
 
-    async def process(self, channel: Channel, message: IncomingMessage) -> list[Reply]:
+    async def process(
+        self,
+        channel: Channel,
+        message: IncomingMessage,
+        *,
+        on_stored: Callable[[], object] | None = None,
+    ) -> list[Reply]:
         """Handle one message and send its replies back on the channel it came from."""
         if message.channel != channel.name:
             msg = f"a {message.channel} message arrived on the {channel.name} channel"
             raise ValueError(msg)
-        result = await self._engine.handle(message)
+        result = await self._engine.handle(message, on_stored=on_stored)
         await self._outbox.deliver(
             channel,
             result.conversation_id,

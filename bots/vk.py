@@ -428,6 +428,7 @@ class VkChannel(Channel):
     async def stop(self) -> None:
         await stop_task(self._polling)
         self._polling = None
+        await self.stop_background()
         if self._http is not None:
             await self._http.close()
             self._http = None
@@ -531,11 +532,13 @@ class VkChannel(Channel):
             log.warning("VK callback: a %s event without the right secret; refused", body["type"])
             return web.Response(status=403, text="wrong secret")
         try:
-            await self._take(body)
+            await self._take(body, acknowledge_when_stored=True)
         except MalformedEvent as exc:
             log.warning("VK callback: malformed %s event (%s); refused", body["type"], exc)
             return web.Response(status=400, text=f"malformed event: {exc}")
-        # "ok" only now: the message is stored (and answered), so VK need not send it again.
+        # "ok" once the message is stored, so VK need not send it again; the answer follows.
+        # Waiting for the replies too would keep VK waiting through send timeouts and 429s,
+        # and VK stops calling a server that answers slowly.
         return web.Response(text="ok")
 
     def _confirm(self, group_id: object, secret: object) -> web.Response:
@@ -562,8 +565,15 @@ class VkChannel(Channel):
             return False
         return same_secret(given, secret.get_secret_value())
 
-    async def _take(self, event: Mapping[str, Any]) -> None:
-        """Dispatch one event; raises :class:`MalformedEvent`, and storage errors propagate."""
+    async def _take(
+        self, event: Mapping[str, Any], *, acknowledge_when_stored: bool = False
+    ) -> None:
+        """Dispatch one event; raises :class:`MalformedEvent`, and storage errors propagate.
+
+        With ``acknowledge_when_stored`` it returns once the message is stored, its turn
+        going on in the background; otherwise once the replies are sent (long poll takes
+        events one by one).
+        """
         kind = event.get("type")
         if event.get("group_id") != self.group_id:
             log.warning(
@@ -577,9 +587,14 @@ class VkChannel(Channel):
         if message is None:
             log.info("VK %s event is not handled by the bot; ignored", kind)
             return
-        if kind == "message_event":
-            await self._answer_button(event["object"])
-        await self.dispatch(message)
+        if not acknowledge_when_stored:
+            if kind == "message_event":
+                await self._answer_button(event["object"])
+            await self.dispatch(message)
+            return
+        await self.hand_over(message)
+        if kind == "message_event":  # stops the button's spinner; after the message is kept
+            self.in_background(self._answer_button(event["object"]))
 
     async def _answer_button(self, body: Mapping[str, Any]) -> None:
         params = {

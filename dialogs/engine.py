@@ -16,7 +16,7 @@ Order of work for every message, and why:
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from bots.messages import Button, IncomingMessage, Reply
@@ -68,10 +68,18 @@ class Engine:
         self._bus = bus
         self._clock = clock
 
-    async def handle(self, message: IncomingMessage) -> TurnResult:
-        """Store ``message``, run it through the flows and return the replies to send."""
+    async def handle(
+        self, message: IncomingMessage, *, on_stored: Callable[[], object] | None = None
+    ) -> TurnResult:
+        """Store ``message``, run it through the flows and return the replies to send.
+
+        ``on_stored`` is called once the message is committed (or known as a redelivery), for a
+        channel that acknowledges the platform at that point rather than after the replies.
+        """
         now = self._clock.now()
         ref = await self._journal.file_incoming(message, now)
+        if on_stored is not None:
+            on_stored()
         if ref.duplicate:
             log.info(
                 "%s event %s was delivered again; ignored", message.channel, message.source_id

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -17,6 +18,8 @@ from tests.payloads import payload
 SECRET = "s3cr3t-callback"
 CODE = "a1b2c3d4"
 ANNA = 512345678
+VK_PATIENCE = 5.0
+"""Seconds; far less than the three 10 s timeouts a hanging messages.send costs."""
 
 
 def fixture(name: str) -> dict[str, Any]:
@@ -48,6 +51,8 @@ async def post(bot: AppHarness, body: Any, *, secret: str | None = SECRET) -> tu
     response = await bot.client.post(
         "/webhooks/vk", data=data, headers={"Content-Type": "application/json"}
     )
+    # "ok" comes once the message is stored; the turn finishes in the background.
+    await bot.services.channel("vk").finish_background()
     return response.status, await response.text()
 
 
@@ -272,3 +277,20 @@ async def test_when_the_message_cannot_be_stored_vk_is_not_told_ok(
     assert status == 500
     assert text != "ok"
     assert "messages.send" not in vk.calls
+
+
+async def test_ok_comes_once_the_message_is_stored_not_after_a_slow_reply(
+    vk: VkApiStandIn, bot: AppHarness
+) -> None:
+    vk.answer("messages.send", hang=True)  # VK takes the reply but never answers the call
+    event = {**fixture("message_new"), "secret": SECRET}
+
+    # Within VK's patience: the reply's timeouts and retries must not hold the "ok" back.
+    response = await asyncio.wait_for(
+        bot.client.post("/webhooks/vk", json=event), timeout=VK_PATIENCE
+    )
+
+    assert (response.status, await response.text()) == (200, "ok")
+    assert [m.direction for m in await history(bot)] == ["in"]  # kept before "ok"
+    await vk.next_call("messages.send")  # and the answer is on its way
+    await bot.services.channel("vk").stop_background(grace=0)  # no need to wait it out
