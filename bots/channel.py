@@ -55,8 +55,8 @@ log = logging.getLogger(__name__)
 def same_secret(given: str, expected: str) -> bool:
     """Compare a secret from a request with ours in constant time.
 
-    Anyone can put anything in a header or a JSON field (a lone surrogate, bytes aiohttp
-    decoded as Latin-1); that is a wrong secret, answered 401/403, never a 500.
+    Anyone can put anything in a header or a JSON field (a lone surrogate, header bytes that
+    are not UTF-8); that is a wrong secret, answered 401/403, never a 500.
     """
     return hmac.compare_digest(
         given.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass")
@@ -188,7 +188,8 @@ class Channel(ABC):
     async def stop_background(self, grace: float = 5.0) -> None:
         """At shutdown: let background turns finish for ``grace`` s, then cancel the rest.
 
-        A cancelled turn's message is kept all the same; only its reply may be missing.
+        A cancelled turn's message is kept all the same, but its reply is not sent (nor
+        recorded for the retry job): the shopper can write again.
         """
         if self._background:
             await asyncio.wait(set(self._background), timeout=grace)
