@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
 from pathlib import Path
@@ -19,7 +20,7 @@ from dialogs.turn import Turn
 from storage.database import Database
 from storage.journal import MessageJournal
 from storage.locks import MemoryConversationLock
-from storage.state import MemoryStateStore
+from storage.state import MemoryStateStore, StateKey
 from tests.conftest import SettingsFactory
 from tests.webchat_client import WebChatShopper, buttons_of, texts_of
 
@@ -150,6 +151,30 @@ async def test_a_web_chat_message_sent_again_is_answered_with_the_first_answer(
     assert (await again.json())["replies"] == answer
     history = await shopper.history()
     assert [m["direction"] for m in history] == ["in", "out"]  # handled once
+
+
+async def test_a_retry_while_the_first_attempt_is_still_answered_is_told_to_try_again(
+    make_settings: SettingsFactory, start_app
+) -> None:
+    app = await start_app(make_settings())
+    shopper = WebChatShopper(app.client)
+    visitor = await shopper._visitor()
+    body = {"visitor_id": visitor, "message_id": "f00dfeed1234", "text": "Сколько стоит доставка?"}
+    busy = app.services.locks.lock(StateKey("webchat", visitor, visitor))
+
+    async with busy:  # the conversation is busy: the first attempt is stored, then waits
+        first = asyncio.create_task(app.client.post("/api/webchat/messages", json=body))
+        for _ in range(200):  # until it is stored (each look lets the first attempt run)
+            if await shopper.history():
+                break
+        early = await app.client.post("/api/webchat/messages", json=body)
+    answered = await first
+    late = await app.client.post("/api/webchat/messages", json=body)
+
+    assert early.status == 409
+    assert "try again" in (await early.json())["error"]
+    assert answered.status == 200
+    assert (await late.json())["replies"] == (await answered.json())["replies"]
 
 
 async def test_a_body_over_a_megabyte_is_refused_with_413(
