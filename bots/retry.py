@@ -74,19 +74,26 @@ class RetryJob:
             return 0
         delivered = 0
         tried = 0
+        started = self._clock.now()
         while tried < self._batch:
+            # Sending a batch takes time (timeouts during an outage): each claim, and each
+            # renewal below, is made at the time it happens, not at the start of the run.
+            now_then = now + (self._clock.now() - started)
             async with self._uow() as uow:
                 claimed = await uow.messages.claim_due_for_retry(
-                    now,
+                    now_then,
                     channels=self._channels,
-                    hold_until=now + CLAIM_HOLD,
+                    hold_until=now_then + CLAIM_HOLD,
                     limit=self._batch - tried,
                 )
                 await uow.commit()
             if not claimed:
                 break
             tried += len(claimed)
-            sent = [await self._resend(pending, now) for pending in claimed]
+            sent = [
+                await self._resend(pending, now + (self._clock.now() - started))
+                for pending in claimed
+            ]
             delivered += sum(sent)
             if not any(sent):
                 # Nothing went through, so no conversation has a next reply due: done for now.
@@ -100,6 +107,21 @@ class RetryJob:
                 await uow.commit()
             return False
         channel = self._channels[pending.channel]
+        # The claim holds the whole batch for CLAIM_HOLD; renewed just before each send, so a
+        # batch sent slowly is not taken over midway by another worker, and a reply another
+        # worker took after our claim ran out is left to it.
+        held_until = now + CLAIM_HOLD
+        async with self._uow() as uow:
+            still_ours = await uow.messages.renew_claim(pending.id, pending.held_until, held_until)
+            await uow.commit()
+        if not still_ours:
+            log.info(
+                "%s chat %s: reply %d taken by another worker",
+                channel.name,
+                pending.chat_id,
+                pending.id,
+            )
+            return False
         wait = 0.0
         try:
             sent = await channel.send(pending.chat_id, pending.reply)
@@ -113,7 +135,7 @@ class RetryJob:
             error = SendError("error", repr(exc), retryable=True)
         else:
             async with self._uow() as uow:
-                await uow.messages.mark_resent(pending.id, sent.source_id)
+                await uow.messages.mark_resent(pending.id, sent.source_id, held_until=held_until)
                 await uow.commit()
             log.info("%s chat %s: reply %d resent", channel.name, pending.chat_id, pending.id)
             return True
@@ -129,7 +151,11 @@ class RetryJob:
             )
         async with self._uow() as uow:
             await uow.messages.mark_resend_failed(
-                pending.id, error.code, error.description, next_attempt_at=next_attempt_at
+                pending.id,
+                error.code,
+                error.description,
+                next_attempt_at=next_attempt_at,
+                held_until=held_until,
             )
             await uow.commit()
         return False

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -108,15 +109,31 @@ class MessageRepository:
                 chat_id=chat_id,
                 reply=_reply_from(row),
                 attempts=row.attempts,
+                held_until=hold_until,
             )
             for row, chat_id in rows
         ]
 
-    async def mark_resent(self, message_id: int, source_id: str | None) -> None:
-        """A retried reply got through: ``sent``, with the platform's id; nothing left to retry."""
+    async def renew_claim(self, message_id: int, held_until: datetime, until: datetime) -> bool:
+        """Hold a claimed reply until ``until``, if this worker's claim (``held_until``) is
+        still the row's: False when the claim ran out and another worker took the reply."""
+        result = await self._session.execute(
+            update(Message)
+            .where(Message.id == message_id, Message.next_attempt_at == held_until)
+            .values(next_attempt_at=until)
+        )
+        return _changed(result) == 1
+
+    async def mark_resent(
+        self, message_id: int, source_id: str | None, *, held_until: datetime
+    ) -> None:
+        """A retried reply got through: ``sent``, with the platform's id; nothing left to retry.
+
+        Only while this worker's claim (``held_until``) is the row's.
+        """
         await self._session.execute(
             update(Message)
-            .where(Message.id == message_id)
+            .where(Message.id == message_id, Message.next_attempt_at == held_until)
             .values(
                 status="sent",
                 source_id=source_id,
@@ -135,11 +152,15 @@ class MessageRepository:
         error_description: str,
         *,
         next_attempt_at: datetime | None,
+        held_until: datetime,
     ) -> None:
-        """A retried reply was refused again: try at ``next_attempt_at``, or never when None."""
+        """A retried reply was refused again: try at ``next_attempt_at``, or never when None.
+
+        Only while this worker's claim (``held_until``) is the row's.
+        """
         await self._session.execute(
             update(Message)
-            .where(Message.id == message_id)
+            .where(Message.id == message_id, Message.next_attempt_at == held_until)
             .values(
                 error_code=error_code,
                 error_description=error_description,
@@ -242,3 +263,9 @@ def _reply_from(row: Message) -> Reply:
         (item.get("url") for item in row.attachments or () if item.get("type") == "Image"), None
     )
     return Reply(text=row.text, buttons=buttons, image_url=image_url)
+
+
+def _changed(result: Any) -> int:
+    """The rows an UPDATE changed."""
+    count: int = result.rowcount
+    return count

@@ -79,6 +79,8 @@ class PendingReply:
     chat_id: str
     reply: Reply
     attempts: int
+    held_until: datetime
+    """The claim: the row's ``next_attempt_at`` while this worker holds it."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -281,6 +281,54 @@ async def test_two_workers_retrying_at_once_on_postgres_send_each_reply_once_in_
         assert [m["text"] for m in api.chat(chat)] == [f"{chat}: ответ 1", f"{chat}: ответ 2"]
 
 
+async def test_a_worker_slower_than_its_claim_leaves_the_rest_to_the_one_that_took_over(
+    api: TelegramAPIStandIn, make_settings: SettingsFactory, postgres_url: str
+) -> None:
+    worker_a, worker_b = Database(postgres_url), Database(postgres_url)
+    await worker_a.upgrade()
+    chats = CHATS[:3]
+    for chat in chats:
+        message = IncomingMessage(channel="telegram", chat_id=chat, user_id=chat, text="hi")
+        async with worker_a.uow() as uow:
+            ref = await uow.conversations.file_incoming(message, T0)
+            await uow.messages.add_outgoing(
+                ref.conversation_id,
+                "telegram",
+                Reply(f"{chat}: ответ"),
+                T0,
+                source_id=None,
+                error_code="unavailable",
+                error_description=BAD_GATEWAY,
+                retryable=True,
+            )
+            await uow.commit()
+    settings = make_settings(**api.env(TELEGRAM_WEBHOOK_URL=WEBHOOK_URL))
+    clock = ManualClock(T0)
+    slow = api.hold("sendMessage")  # worker A's first resend hangs (an outage)
+
+    try:
+        async with (
+            TelegramChannel(settings.telegram, clock=clock) as channel_a,
+            TelegramChannel(settings.telegram, clock=clock) as channel_b,
+        ):
+            job_a = RetryJob(worker_a.uow, [channel_a], clock, OutboxSettings())
+            job_b = RetryJob(worker_b.uow, [channel_b], clock, OutboxSettings())
+            run_a = asyncio.create_task(job_a.run_once(T0))  # claims all three
+            await api.next_call("sendMessage")
+            clock.advance(11 * 60)  # A's claim runs out while it waits
+            by_b = await job_b.run_once(clock.now())
+            slow.set()
+            await run_a
+    finally:
+        await worker_a.dispose()
+        await worker_b.dispose()
+
+    assert by_b == 3
+    texts = [str(call.params["text"]) for call in api.calls("sendMessage")]
+    # Only the reply A was already sending goes twice; A leaves the other two to B.
+    assert sorted(texts) == sorted([texts[0], *(f"{chat}: ответ" for chat in chats)])
+
+
 async def test_a_new_turn_queues_behind_a_reply_awaiting_a_retry(
     api: TelegramAPIStandIn, bot: AppHarness, clock: ManualClock
 ) -> None:

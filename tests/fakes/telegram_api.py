@@ -25,6 +25,7 @@ Usage::
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import itertools
 import json
@@ -172,6 +173,7 @@ class TelegramAPIStandIn(BaseApiStandIn[ApiCall, _Response | None]):
         self.token = token
         self.webhook: dict[str, Any] | None = None
         self._chats: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self._holds: dict[str, asyncio.Event] = {}
         self._updates: list[dict[str, Any]] = []
         self._confirmed = 0
         self._update_ids = itertools.count(700000001)
@@ -244,6 +246,13 @@ class TelegramAPIStandIn(BaseApiStandIn[ApiCall, _Response | None]):
         error = _error(status, description, **extra)
         self.respond(method, error.body, status=error.status, after=after)
 
+    def hold(self, method: str) -> asyncio.Event:
+        """Keep the next call of ``method`` waiting (a platform that is slow to answer) until
+        the returned event is set; then it is answered as usual."""
+        gate = asyncio.Event()
+        self._holds[method.lower()] = gate
+        return gate
+
     # what the test observes --------------------------------------------------------------
 
     def calls(self, method: str | None = None) -> list[ApiCall]:
@@ -293,6 +302,9 @@ class TelegramAPIStandIn(BaseApiStandIn[ApiCall, _Response | None]):
         except (ValueError, UnicodeDecodeError):
             return self._reply(_error(400, "Bad Request: can't parse request parameters"))
         self._record(method.lower(), ApiCall(method, params, token))
+        gate = self._holds.pop(method.lower(), None)
+        if gate is not None:
+            await gate.wait()
         if token != self.token:
             return self._reply(_error(401, "Unauthorized"))
         answer = self._planned(method.lower())

@@ -259,7 +259,8 @@ async def test_a_message_knows_when_an_earlier_reply_awaits_a_retry(database: Da
     )
     async with database.uow() as uow:
         [pending] = await uow.messages.failed()
-        await uow.messages.mark_resent(pending.id, "u1:5")
+        assert pending.next_attempt_at is not None
+        await uow.messages.mark_resent(pending.id, "u1:5", held_until=pending.next_attempt_at)
         await uow.commit()
     after = await journal.file_incoming(_msg("u1", "ну вот", "w4"), T0)
 

@@ -119,7 +119,7 @@ async def test_only_the_earliest_waiting_reply_of_a_conversation_is_due(
     assert await _claim(database) == [], "claimed rows are held; the later one waits behind"
 
     async with database.uow() as uow:
-        await uow.messages.mark_resent(earlier, "1:7")
+        await uow.messages.mark_resent(earlier, "1:7", held_until=HOLD)
         await uow.commit()
     assert await _claim(database) == [later]
     sent, waiting = await _stored(database, chat)
@@ -133,6 +133,32 @@ async def test_only_the_earliest_waiting_reply_of_a_conversation_is_due(
     assert waiting.next_attempt_at == HOLD
 
 
+async def test_a_worker_whose_claim_ran_out_leaves_the_reply_to_the_one_that_took_it(
+    database: Database,
+) -> None:
+    chat = await _conversation(database)
+    message_id = await _refused(database, chat, "Меню")
+    assert await _claim(database) == [message_id]  # worker A, held until HOLD
+    later = HOLD + timedelta(minutes=1)
+    async with database.uow() as uow:  # A's claim ran out: worker B takes the reply
+        [taken] = await uow.messages.claim_due_for_retry(
+            later, channels=TELEGRAM, hold_until=later + timedelta(minutes=10)
+        )
+        await uow.commit()
+
+    async with database.uow() as uow:
+        a_renews = await uow.messages.renew_claim(message_id, HOLD, later + timedelta(minutes=10))
+        await uow.messages.mark_resent(message_id, "from A", held_until=HOLD)
+        b_renews = await uow.messages.renew_claim(
+            message_id, taken.held_until, later + timedelta(minutes=11)
+        )
+        await uow.commit()
+
+    assert (a_renews, b_renews) == (False, True)
+    [row] = await _stored(database, chat)
+    assert (row.status, row.source_id) == ("failed", None)  # A's late result is not written
+
+
 async def test_a_reply_refused_again_waits_and_one_given_up_stays_failed(
     database: Database,
 ) -> None:
@@ -142,15 +168,15 @@ async def test_a_reply_refused_again_waits_and_one_given_up_stays_failed(
 
     async with database.uow() as uow:
         await uow.messages.mark_resend_failed(
-            message_id, "unavailable", "Bad Gateway", next_attempt_at=retry_at
+            message_id, "unavailable", "Bad Gateway", next_attempt_at=retry_at, held_until=T0
         )
         await uow.commit()
     assert await _claim(database, retry_at - timedelta(seconds=1)) == []
-    assert await _claim(database, retry_at) == [message_id]
+    assert await _claim(database, retry_at) == [message_id]  # held until HOLD
 
     async with database.uow() as uow:
         await uow.messages.mark_resend_failed(
-            message_id, "timeout", "no answer", next_attempt_at=None
+            message_id, "timeout", "no answer", next_attempt_at=None, held_until=HOLD
         )
         await uow.commit()
     [given_up] = await _stored(database, chat)
