@@ -230,27 +230,32 @@ CHATS = [str(5550000 + n) for n in range(8)]
 T0 = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
 
 
+async def refused_replies(database: Database, chat: str, texts: list[str]) -> None:
+    """A shopper in ``chat`` wrote at T0, and Telegram refused each reply with a 502."""
+    message = IncomingMessage(channel="telegram", chat_id=chat, user_id=chat, text="hi")
+    async with database.uow() as uow:
+        ref = await uow.conversations.file_incoming(message, T0)
+        for text in texts:
+            await uow.messages.add_outgoing(
+                ref.conversation_id,
+                "telegram",
+                Reply(text),
+                T0,
+                source_id=None,
+                error_code="unavailable",
+                error_description=BAD_GATEWAY,
+                retryable=True,
+            )
+        await uow.commit()
+
+
 async def test_two_workers_retrying_at_once_on_postgres_send_each_reply_once_in_order(
     api: TelegramAPIStandIn, make_settings: SettingsFactory, postgres_url: str
 ) -> None:
     worker_a, worker_b = Database(postgres_url), Database(postgres_url)
     await worker_a.upgrade()
     for chat in CHATS:
-        message = IncomingMessage(channel="telegram", chat_id=chat, user_id=chat, text="hi")
-        async with worker_a.uow() as uow:
-            ref = await uow.conversations.file_incoming(message, T0)
-            for number in (1, 2):
-                await uow.messages.add_outgoing(
-                    ref.conversation_id,
-                    "telegram",
-                    Reply(f"{chat}: ответ {number}"),
-                    T0,
-                    source_id=None,
-                    error_code="unavailable",
-                    error_description=BAD_GATEWAY,
-                    retryable=True,
-                )
-            await uow.commit()
+        await refused_replies(worker_a, chat, [f"{chat}: ответ {n}" for n in (1, 2)])
     settings = make_settings(**api.env(TELEGRAM_WEBHOOK_URL=WEBHOOK_URL))
     clock = ManualClock(T0)
 
@@ -288,20 +293,7 @@ async def test_a_worker_slower_than_its_claim_leaves_the_rest_to_the_one_that_to
     await worker_a.upgrade()
     chats = CHATS[:3]
     for chat in chats:
-        message = IncomingMessage(channel="telegram", chat_id=chat, user_id=chat, text="hi")
-        async with worker_a.uow() as uow:
-            ref = await uow.conversations.file_incoming(message, T0)
-            await uow.messages.add_outgoing(
-                ref.conversation_id,
-                "telegram",
-                Reply(f"{chat}: ответ"),
-                T0,
-                source_id=None,
-                error_code="unavailable",
-                error_description=BAD_GATEWAY,
-                retryable=True,
-            )
-            await uow.commit()
+        await refused_replies(worker_a, chat, [f"{chat}: ответ"])
     settings = make_settings(**api.env(TELEGRAM_WEBHOOK_URL=WEBHOOK_URL))
     clock = ManualClock(T0)
     slow = api.hold("sendMessage")  # worker A's first resend hangs (an outage)
