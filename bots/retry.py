@@ -23,6 +23,8 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from bots.channel import Channel, RetryAfter, SendError
+from bots.layout import CONTINUED
+from bots.messages import Reply
 from config.settings import OutboxSettings
 from dialogs.clock import Clock
 from storage.records import PendingReply
@@ -130,6 +132,8 @@ class RetryJob:
             wait = exc.seconds
         except SendError as exc:
             error = exc
+            if exc.delivered and exc.undelivered:
+                await self._record_parts(pending, exc, held_until, now)
         except Exception as exc:  # a network failure must not stop the other chats' retries
             log.exception("%s chat %s: resend failed", channel.name, pending.chat_id)
             error = SendError("error", repr(exc), retryable=True)
@@ -160,6 +164,26 @@ class RetryJob:
             await uow.commit()
         return False
 
+    async def _record_parts(
+        self, pending: PendingReply, error: SendError, held_until: datetime, now: datetime
+    ) -> None:
+        """Refused after some parts got through: those are recorded as sent, and the row is
+        narrowed to the rest, so the next resend does not repeat what the shopper has."""
+        async with self._uow() as uow:
+            if not await uow.messages.narrow_to_rest(
+                pending.id, _rest(error.undelivered or ()), held_until=held_until
+            ):
+                return  # no longer ours: the worker that took it records what it sends
+            for part, sent in error.delivered or ():
+                await uow.messages.add_outgoing(
+                    pending.conversation_id,
+                    pending.channel,
+                    part,
+                    now,
+                    source_id=sent.source_id,
+                )
+            await uow.commit()
+
     def _next_attempt(
         self, attempts: int, error: SendError, wait: float, now: datetime
     ) -> datetime | None:
@@ -169,3 +193,15 @@ class RetryJob:
         # The first resend was attempt 2: it waited one run; later ones back off exponentially.
         delay = min(self._settings.backoff * 2 ** max(attempts - 2, 0), self._settings.max_backoff)
         return now + timedelta(seconds=max(delay, wait))
+
+
+def _rest(parts: Sequence[Reply]) -> Reply:
+    """The parts of a reply still to send, as one reply the channel will split again."""
+    if len(parts) == 1:
+        return parts[0]
+    texts = [part.text for part in parts if part.text and part.text != CONTINUED]
+    return Reply(
+        text="\n".join(texts) or CONTINUED,
+        buttons=tuple(row for part in parts for row in part.buttons),
+        image_url=parts[0].image_url,
+    )

@@ -36,6 +36,7 @@ __all__ = [
     "on_conflict_insert",
     "outgoing_values",
     "record_replies",
+    "reply_columns",
     "write_batch",
 ]
 
@@ -452,17 +453,14 @@ def _incoming_values(
 
 def outgoing_values(record: OutgoingRecord) -> dict[str, Any]:
     """The row of a recorded reply (shared by the batch path and the repository's own add)."""
-    reply = record.reply
     waits = record.error_code is not None and record.retryable
     return {
         "conversation_id": record.conversation_id,
         "channel": record.channel,
         "direction": "out",
         "author": record.author,
-        "text": reply.text,
+        **reply_columns(record.reply),
         "button_payload": None,
-        "buttons": _buttons_json(reply),
-        "attachments": [{"type": "Image", "url": reply.image_url}] if reply.image_url else None,
         "source_id": record.source_id,
         "status": "failed" if record.error_code else "sent",
         "error_code": record.error_code,
@@ -471,6 +469,15 @@ def outgoing_values(record: OutgoingRecord) -> dict[str, Any]:
         "attempts": 1 if record.attempted else 0,
         "next_attempt_at": record.created_at if waits else None,
         "created_at": record.created_at,
+    }
+
+
+def reply_columns(reply: Reply) -> dict[str, Any]:
+    """The columns that hold a reply's content: its text, buttons and picture."""
+    return {
+        "text": reply.text,
+        "buttons": _buttons_json(reply),
+        "attachments": [{"type": "Image", "url": reply.image_url}] if reply.image_url else None,
     }
 
 

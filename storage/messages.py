@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from bots.messages import Button, Reply
-from storage.filing import outgoing_values
+from storage.filing import outgoing_values, reply_columns
 from storage.models import Conversation, Message
 from storage.records import OutgoingRecord, PendingReply, StoredMessage
 
@@ -169,6 +169,19 @@ class MessageRepository:
                 next_attempt_at=next_attempt_at,
             )
         )
+
+    async def narrow_to_rest(self, message_id: int, rest: Reply, *, held_until: datetime) -> bool:
+        """A claimed reply of which the shopper now has the first parts: keep only ``rest``.
+
+        The row keeps its place (its id), so what is left still goes before the replies held
+        behind it. Only while this worker's claim (``held_until``) is the row's.
+        """
+        result = await self._session.execute(
+            update(Message)
+            .where(Message.id == message_id, Message.next_attempt_at == held_until)
+            .values(**reply_columns(rest))
+        )
+        return _changed(result) == 1
 
     async def stop_retrying(self, message_id: int) -> None:
         """Give up on a refused reply without sending it again; it stays ``failed``."""

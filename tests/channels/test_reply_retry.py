@@ -355,3 +355,22 @@ async def test_a_reply_refused_after_its_first_part_is_completed_without_repeati
     shown = [m["text"] for m in api.chat(ANNA)[1:]]
     assert "\n".join(shown) == THREE_PARTS, "each part once, in order"
     assert api.chat(ANNA)[-1]["reply_markup"]["inline_keyboard"], "the keyboard under the last"
+
+
+async def test_a_resent_reply_refused_after_some_parts_does_not_repeat_them_later(
+    api: TelegramAPIStandIn, bot: AppHarness, clock: ManualClock
+) -> None:
+    await shopper_writes(bot, api, fixture_update("message_start"))
+    api.fail("sendMessage", 502, BAD_GATEWAY)  # the whole reply refused at its first part
+    api.fail("sendMessage", 502, BAD_GATEWAY, after=1)  # the resend: part 1 in, part 2 refused
+
+    await deliver(bot, Reply(text=THREE_PARTS, buttons=(MENU_ROW,)))
+    await bot.services.retry.run_once(clock.now())
+    clock.advance(3600)
+    await bot.services.retry.run_once(clock.now())
+
+    shown = [m["text"] for m in api.chat(ANNA)[1:]]
+    assert "\n".join(shown) == THREE_PARTS, "each part once, in order"
+    assert api.chat(ANNA)[-1]["reply_markup"]["inline_keyboard"], "the keyboard under the last"
+    replies = [m for m in await outgoing(bot) if m.text != api.chat(ANNA)[0]["text"]]
+    assert {m.status for m in replies} == {"sent"}
