@@ -191,8 +191,8 @@ class Channel(ABC):
         A cancelled turn's message is kept all the same, but its reply is not sent (nor
         recorded for the retry job): the shopper can write again.
         """
-        if self._background:
-            await asyncio.wait(set(self._background), timeout=grace)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.finish_background(), grace)
         for task in list(self._background):
             with contextlib.suppress(Exception):  # already logged by _finished
                 await stop_task(task)

@@ -77,25 +77,26 @@ class RetryJob:
         delivered = 0
         tried = 0
         started = self._clock.now()
-        while tried < self._batch:
+
+        def at() -> datetime:
             # Sending a batch takes time (timeouts during an outage): each claim, and each
-            # renewal below, is made at the time it happens, not at the start of the run.
-            now_then = now + (self._clock.now() - started)
+            # renewal in _resend, is made at the time it happens, not at the start of the run.
+            return now + (self._clock.now() - started)
+
+        while tried < self._batch:
+            claimed_at = at()
             async with self._uow() as uow:
                 claimed = await uow.messages.claim_due_for_retry(
-                    now_then,
+                    claimed_at,
                     channels=self._channels,
-                    hold_until=now_then + CLAIM_HOLD,
+                    hold_until=claimed_at + CLAIM_HOLD,
                     limit=self._batch - tried,
                 )
                 await uow.commit()
             if not claimed:
                 break
             tried += len(claimed)
-            sent = [
-                await self._resend(pending, now + (self._clock.now() - started))
-                for pending in claimed
-            ]
+            sent = [await self._resend(pending, at()) for pending in claimed]
             delivered += sum(sent)
             if not any(sent):
                 # Nothing went through, so no conversation has a next reply due: done for now.
