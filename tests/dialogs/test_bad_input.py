@@ -296,11 +296,12 @@ async def test_a_visitor_flooding_the_web_chat_is_slowed_down_then_let_back_in(
 
 
 async def test_no_log_line_holds_a_visitor_id(
-    make_settings: SettingsFactory, start_app, caplog: pytest.LogCaptureFixture
+    make_settings: SettingsFactory, start_app, clock: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     # The id is the only key to a conversation: whoever reads the logs (or a proxy's) must
-    # not be able to read the chats.
-    app = await start_app(make_settings(OTKLIK_WEBCHAT__MESSAGES_PER_MINUTE="1"))
+    # not be able to read the chats. The clock stands still, so both messages fall in one
+    # rate-limit window (on the wall clock a minute could turn between them).
+    app = await start_app(make_settings(OTKLIK_WEBCHAT__MESSAGES_PER_MINUTE="1"), clock)
     shopper = WebChatShopper(app.client)
     with caplog.at_level(logging.INFO):
         await shopper.send("/start")
