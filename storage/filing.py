@@ -24,9 +24,10 @@ from typing import Any
 
 from sqlalchemy import BindParameter, and_, bindparam, delete, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Dialect
 
 from bots.messages import Attachment, IncomingMessage, Reply
+from storage.direct import DirectStatement
 from storage.models import Conversation, Customer, Identity, Message
 from storage.records import ConversationRef, OutgoingRecord
 
@@ -75,7 +76,9 @@ def write_batch(
 def record_replies(connection: Connection, records: Sequence[OutgoingRecord]) -> None:
     """Record replies (sent or refused) in one executemany; their ids are not needed."""
     if records:
-        connection.execute(_insert_message(), [outgoing_values(r) for r in records])
+        _insert_reply(connection.dialect).execute_many(
+            connection, [outgoing_values(r) for r in records]
+        )
 
 
 def file_messages(connection: Connection, items: Sequence[Incoming]) -> list[ConversationRef]:
@@ -125,18 +128,26 @@ def _open_conversations(
     known: dict[tuple[str, str, str], _Known] = {}
     for channel in sorted({m.channel for m, _ in items}):
         users = sorted({m.user_id for m, _ in items if m.channel == channel})
-        rows = connection.execute(
-            _open_conversations_query(), {"channel": channel, "users": users}
+        values: dict[str, Any] = {"channel": channel}
+        values.update((f"user_{i}", user) for i, user in enumerate(users))
+        rows = _open_conversations_query(connection.dialect, len(users)).execute(
+            connection, values
         )
         for row in rows:
-            identity_id, customer, user, name, language, seen, conversation, chat = row[:8]
-            known[(channel, user, chat)] = _Known(
+            (
                 identity_id,
                 customer,
+                user,
+                name,
+                language,
+                seen,
                 conversation,
-                (name, language, seen),
-                row.last_message_at,
-                bool(row.waiting),
+                chat,
+                last,
+                waiting,
+            ) = row
+            known[(channel, user, chat)] = _Known(
+                identity_id, customer, conversation, (name, language, seen), last, bool(waiting)
             )
     return known
 
@@ -156,8 +167,9 @@ def _insert_run(
         rows.append(_incoming_values(hit.conversation_id, message, now))
     ids: dict[int, int] = {}
     if keyed:
-        statement = _insert_incoming_query(connection.dialect.name)
-        for message_id, channel, source_id in connection.execute(statement, rows):
+        values = {f"{key}_{i}": value for i, row in enumerate(rows) for key, value in row.items()}
+        inserted = _insert_incoming_rows(connection.dialect, len(rows)).execute(connection, values)
+        for message_id, channel, source_id in inserted:
             ids[first_of[(channel, source_id)]] = message_id
     else:
         statement = insert(Message).returning(Message.id, sort_by_parameter_order=True)
@@ -343,14 +355,16 @@ def _new_conversation(
     return int(existing)
 
 
-@functools.cache
-def _open_conversations_query() -> Any:
-    """Known shoppers of one channel with their open conversations.
+@functools.lru_cache(maxsize=512)
+def _open_conversations_query(dialect: Dialect, users: int) -> DirectStatement:
+    """Known shoppers of one channel (``users`` of them) with their open conversations.
 
-    Built once: building a statement and its cache key cost more than running it on a batch.
+    Compiled once per dialect and number of shoppers, and run straight on the cursor
+    (:mod:`storage.direct`): this and the two INSERTs below are every group commit's work.
     """
-    channel: BindParameter[str] = bindparam("channel")
-    return (
+    channel: BindParameter[str] = bindparam("channel", type_=Identity.channel.type)
+    users_in = [bindparam(f"user_{i}", type_=Identity.user_id.type) for i in range(users)]
+    statement = (
         select(
             Identity.id,
             Identity.customer_id,
@@ -371,16 +385,39 @@ def _open_conversations_query() -> Any:
                 Conversation.status == "open",
             ),
         )
-        .where(
-            Identity.channel == channel, Identity.user_id.in_(bindparam("users", expanding=True))
-        )
+        .where(Identity.channel == channel, Identity.user_id.in_(users_in))
     )
+    return DirectStatement(statement, dialect)
 
 
-@functools.cache
-def _insert_message() -> Any:
-    """A plain INSERT into messages, built once (its cache key is then computed once)."""
-    return insert(Message)
+@functools.lru_cache(maxsize=512)
+def _insert_incoming_rows(dialect: Dialect, rows: int) -> DirectStatement:
+    """The INSERT of ``rows`` incoming messages that skips redeliveries, in one statement.
+
+    Values are named ``<column>_<row>``; it returns (id, channel, source_id) of the rows it
+    wrote, so redeliveries are the ones missing.
+    """
+    table = Message.__table__
+    statement = (
+        on_conflict_insert(dialect.name)(Message)
+        .values(
+            [
+                {key: bindparam(f"{key}_{i}", type_=table.c[key].type) for key in _INCOMING_KEYS}
+                for i in range(rows)
+            ]
+        )
+        .on_conflict_do_nothing(
+            index_elements=["channel", "source_id"], index_where=text("direction = 'in'")
+        )
+        .returning(Message.id, Message.channel, Message.source_id)
+    )
+    return DirectStatement(statement, dialect)
+
+
+@functools.lru_cache(maxsize=64)
+def _insert_reply(dialect: Dialect) -> DirectStatement:
+    """The INSERT of one recorded reply (run once per reply, in one executemany)."""
+    return DirectStatement(insert(Message), dialect, column_keys=_OUTGOING_KEYS)
 
 
 @functools.cache
@@ -433,6 +470,44 @@ def attachments_json(attachments: Sequence[Attachment]) -> list[dict[str, Any]] 
     return [{"type": type(item).__name__, **dataclasses.asdict(item)} for item in attachments]
 
 
+_INCOMING_KEYS = (
+    "conversation_id",
+    "channel",
+    "direction",
+    "author",
+    "text",
+    "button_payload",
+    "attachments",
+    "source_id",
+    "status",
+    "retryable",
+    "attempts",
+    "raw",
+    "created_at",
+)
+"""The columns of :func:`_incoming_values`, in order (the batch INSERT names them)."""
+
+_OUTGOING_KEYS = (
+    "conversation_id",
+    "channel",
+    "direction",
+    "author",
+    "text",
+    "buttons",
+    "attachments",
+    "button_payload",
+    "source_id",
+    "status",
+    "error_code",
+    "error_description",
+    "retryable",
+    "attempts",
+    "next_attempt_at",
+    "created_at",
+)
+"""The columns of :func:`outgoing_values` (the replies' INSERT names them)."""
+
+
 def _incoming_values(
     conversation_id: int, message: IncomingMessage, now: datetime
 ) -> dict[str, Any]:
@@ -446,6 +521,8 @@ def _incoming_values(
         "attachments": attachments_json(message.attachments),
         "source_id": message.source_id,
         "status": "received",
+        "retryable": False,
+        "attempts": 0,
         "raw": dict(message.raw) or None,
         "created_at": now,
     }

@@ -61,7 +61,13 @@ def sqlite_connection_setup(engine: Engine) -> None:
         sqlite_pragmas(dbapi_connection, record)
 
     def on_begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Straight on the driver's cursor: through exec_driver_sql this cost the journal's
+        # thread a tenth of each group commit's CPU.
+        cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute("BEGIN IMMEDIATE")
+        finally:
+            cursor.close()
 
     event.listen(engine, "connect", on_connect)
     event.listen(engine, "begin", on_begin)
