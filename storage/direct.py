@@ -88,7 +88,7 @@ class DirectStatement:
 
     def execute(self, connection: Connection, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         """Run once in ``connection``'s transaction; the rows it returns, if any."""
-        cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        cursor = _cursor(connection)
         try:
             cursor.execute(self.sql, self.parameters(values))
             rows = cursor.fetchall() if cursor.description else []
@@ -98,7 +98,7 @@ class DirectStatement:
 
     def execute_many(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         """Run once per row of ``rows`` (a statement that returns nothing)."""
-        cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        cursor = _cursor(connection)
         try:
             cursor.executemany(self.sql, [self.parameters(values) for values in rows])
         finally:
@@ -111,3 +111,15 @@ class DirectStatement:
                 for value, process in zip(row, self._results, strict=True)
             ]
         )
+
+
+def _cursor(connection: Connection) -> Any:
+    """A cursor inside ``connection``'s transaction, begun here if nothing began it yet.
+
+    SQLAlchemy's own ``execute`` begins one first (autobegin); on SQLite, whose driver runs
+    in autocommit mode here (see :mod:`storage.sqlite`), a statement before it would be
+    committed on its own.
+    """
+    if not connection.in_transaction():
+        connection.begin()
+    return connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]

@@ -88,9 +88,24 @@ async def test_a_known_shoppers_conversation_is_found_with_its_times(database: D
         first.conversation_id,
         first.identity_id,
     )
-    assert second.message_id is not None and second.message_id > (first.message_id or 0)
+    assert second.message_id is not None
+    assert second.message_id > (first.message_id or 0)
     assert second.replies_waiting is False
     assert len(conversations) == len(identities) == 1
+
+
+async def test_a_batch_rolled_back_leaves_nothing_behind(database: Database) -> None:
+    # A known shopper's message goes through the direct INSERT: it must be inside the
+    # connection's transaction like any statement, not committed on its own.
+    async with database.engine.connect() as connection:
+        await connection.run_sync(write_batch, [(_message("1"), T0)], [])
+        await connection.commit()
+    async with database.engine.connect() as connection:
+        await connection.run_sync(write_batch, [(_message("2"), T0)], [])
+        await connection.rollback()
+        stored = (await connection.execute(select(Message.source_id))).scalars().all()
+
+    assert stored == ["1"]
 
 
 def test_a_statement_that_relies_on_column_defaults_is_refused() -> None:
