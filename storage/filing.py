@@ -4,14 +4,15 @@ Plain synchronous SQLAlchemy Core over a :class:`~sqlalchemy.engine.Connection`,
 implementation runs two ways:
 
 * on SQLite the journal's own thread runs a whole group commit in one call, on a connection of
-  its own (:mod:`storage.sqlite_writer`). sqlite3 is synchronous: through aiosqlite every
+  its own (:mod:`storage.sqlite`). sqlite3 is synchronous: through aiosqlite every
   statement was four hand-offs to its thread and back (about 19 per batch), and those hand-offs
   plus SQLAlchemy's async layer cost the event loop more than the statements themselves;
 * on PostgreSQL the repositories run it through ``AsyncConnection.run_sync`` (asyncpg).
 
 In the common case (a known shopper in an open conversation) a batch is one SELECT of the open
-conversations, one INSERT of the messages and one of the replies. ``last_seen_at`` and
-``last_message_at`` are kept to the minute, so most messages write neither.
+conversations, one INSERT of the messages and one of the replies; those three are compiled once
+and run straight on the driver's cursor (:mod:`storage.direct`), the rest through SQLAlchemy.
+``last_seen_at`` and ``last_message_at`` are kept to the minute, so most messages write neither.
 """
 
 from __future__ import annotations
