@@ -15,8 +15,9 @@ import logging
 import math
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from importlib import resources
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
 from typing import Any, ClassVar
 
 from aiohttp import web
@@ -29,7 +30,7 @@ from storage.ratelimit import Limit, RateLimiter
 from storage.records import StoredMessage
 from storage.uow import UnitOfWork
 
-__all__ = ["WebChatChannel"]
+__all__ = ["WebChatChannel", "client_address"]
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,9 @@ class WebChatChannel(Channel):
         self._limiter = limiter
         self._clock = clock
         self._per_visitor = Limit(settings.messages_per_minute, 60)
+        self._per_address = Limit(settings.messages_per_minute_per_address, 60)
+        self._new_per_address = Limit(settings.new_visitors_per_minute_per_address, 60)
+        self._trusted = settings.trusted_proxies
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_get("/", self._page)
@@ -80,17 +84,21 @@ class WebChatChannel(Channel):
         return web.Response(text=_static("widget.js"), content_type="application/javascript")
 
     async def _new_visitor(self, request: web.Request) -> web.Response:
-        # Not limited per address: behind a reverse proxy every visitor shares the proxy's.
+        address = client_address(request, self._trusted)
+        await self._throttle("new-visitors", "address", address, self._new_per_address)
         return web.json_response({"visitor_id": secrets.token_urlsafe(24)})
 
-    async def _throttle(self, visitor: str, limit: Limit) -> None:
-        """Refuse with 429 and ``Retry-After`` once a visitor used up its limit (a flood)."""
-        wait = await self._limiter.hit(f"webchat:messages:{visitor}", limit, self._clock.now())
+    async def _throttle(self, counter: str, kind: str, subject: str, limit: Limit) -> None:
+        """Refuse with 429 and ``Retry-After`` once ``subject`` (a visitor or an address) used
+        up ``limit`` on ``counter`` (a flood). Logs name the subject by a fingerprint only."""
+        key = f"webchat:{counter}:{subject}"
+        wait = await self._limiter.hit(key, limit, self._clock.now())
         if wait > 0:
             seconds = math.ceil(wait)
             log.warning(
-                "web chat: visitor %s is over its limit; refused for %d s",
-                _fingerprint(visitor),
+                "web chat: %s %s is over its limit; refused for %d s",
+                kind,
+                _fingerprint(subject),
                 seconds,
             )
             raise web.HTTPTooManyRequests(
@@ -102,7 +110,9 @@ class WebChatChannel(Channel):
     async def _message(self, request: web.Request) -> web.Response:
         body = await _json_object(request)
         visitor = _visitor(body.get("visitor_id"))
-        await self._throttle(visitor, self._per_visitor)
+        address = client_address(request, self._trusted)
+        await self._throttle("address", "address", address, self._per_address)
+        await self._throttle("messages", "visitor", visitor, self._per_visitor)
         text = body.get("text", "")
         payload = body.get("payload")
         language = body.get("language")
@@ -153,6 +163,36 @@ class WebChatChannel(Channel):
 def _fingerprint(visitor: str) -> str:
     """What logs say of a visitor: enough to tell two apart, useless for reading their chat."""
     return hashlib.sha256(visitor.encode()).hexdigest()[:10]
+
+
+def client_address(request: web.Request, trusted: Sequence[IPv4Network | IPv6Network]) -> str:
+    """Whom a request's limits count against: the client's address, as far as it can be known.
+
+    The peer's address, unless the peer is a trusted proxy: then ``X-Forwarded-For`` is read
+    from the right (the entry the nearest proxy added) past every trusted proxy, and the first
+    other address is the client's. Entries further left were written by the client and could
+    say anything. An IPv6 client counts by its /64, which a single host is usually given whole.
+    """
+    hops = [request.remote or ""]
+    for header in reversed(request.headers.getall("X-Forwarded-For", [])):
+        hops.extend(part.strip() for part in reversed(header.split(",")))
+    address = None
+    for hop in hops:
+        try:
+            address = ip_address(hop)
+        except ValueError:  # not an address (a unix socket, garbage): stop at what is known
+            return _bucket(address) if address is not None else (hop or "unknown")
+        if isinstance(address, IPv6Address) and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        if not any(address in network for network in trusted):
+            break
+    return _bucket(address) if address is not None else "unknown"
+
+
+def _bucket(address: IPv4Address | IPv6Address) -> str:
+    if isinstance(address, IPv6Address):
+        return str(ip_network(f"{address}/64", strict=False))
+    return str(address)
 
 
 def _static(name: str) -> str:

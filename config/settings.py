@@ -10,11 +10,20 @@ names the file or variable, the key and what is wrong.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    IPvAnyNetwork,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 from sqlalchemy.engine import make_url
 
 from config import CONFIG_DIR
@@ -114,11 +123,32 @@ class ViberSettings(_Section):
 
 
 class WebChatSettings(_Section):
-    """The chat page at ``/`` and the widget script a chain embeds on its site."""
+    """The chat page at ``/`` and the widget script a chain embeds on its site.
+
+    Limits count per visitor and per client address: a visitor id is free to make, so a flood
+    that makes a new one for every message is stopped by its address. Behind a reverse proxy
+    every request comes from the proxy, so the client's address is read from
+    ``X-Forwarded-For`` when (and only when) the request comes from a ``trusted_proxies``
+    address; anyone else could write any address there.
+    """
 
     enabled: bool = True
     title: str = "otklik"
     messages_per_minute: int = Field(default=30, gt=0, description="per visitor")
+    messages_per_minute_per_address: int = Field(default=120, gt=0)
+    new_visitors_per_minute_per_address: int = Field(default=30, gt=0)
+    trusted_proxies: tuple[IPvAnyNetwork, ...] = (
+        IPv4Network("127.0.0.1/32"),
+        IPv6Network("::1/128"),
+    )
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        """``10.0.0.0/8, 192.168.1.5`` from an environment variable (a YAML list works too)."""
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
 
 
 class FaqSettings(_Section):
@@ -303,9 +333,13 @@ def _describe(
     error = exc.errors()[0]
     path = tuple(str(part) for part in error["loc"])
     source = origin.get(path)
-    if source is None:
+    if source is None:  # an error on a section, or on one item of a list given as one value
         source = next(
-            (where for key, where in origin.items() if key[: len(path)] == path),
+            (
+                where
+                for key, where in origin.items()
+                if key[: len(path)] == path or path[: len(key)] == key
+            ),
             str(config_file) if config_file else "settings",
         )
     dotted = ".".join(path) or "(top level)"

@@ -8,16 +8,24 @@ from aiohttp.test_utils import TestClient
 
 
 class WebChatShopper:
-    """Writes to the bot through ``/api/webchat`` the way the page does."""
+    """Writes to the bot through ``/api/webchat`` the way the page does.
 
-    def __init__(self, client: TestClient[Any, Any], language: str = "ru") -> None:
+    With ``address`` the shopper comes through a proxy on the bot's host (the test client's
+    127.0.0.1, trusted by default) that reports that address in ``X-Forwarded-For``, so many
+    shoppers of one test are not all one address to the per-address limits.
+    """
+
+    def __init__(
+        self, client: TestClient[Any, Any], language: str = "ru", *, address: str | None = None
+    ) -> None:
         self.client = client
         self.language = language
         self.visitor_id: str | None = None
+        self._headers = {"X-Forwarded-For": address} if address else {}
 
     async def _visitor(self) -> str:
         if self.visitor_id is None:
-            response = await self.client.post("/api/webchat/visitors")
+            response = await self.client.post("/api/webchat/visitors", headers=self._headers)
             assert response.status == 200
             self.visitor_id = (await response.json())["visitor_id"]
         return self.visitor_id
@@ -33,7 +41,9 @@ class WebChatShopper:
             "language": self.language,
             "start": start,
         }
-        response = await self.client.post("/api/webchat/messages", json=body)
+        response = await self.client.post(
+            "/api/webchat/messages", json=body, headers=self._headers
+        )
         assert response.status == 200, await response.text()
         replies: list[dict[str, Any]] = (await response.json())["replies"]
         return replies
@@ -50,7 +60,9 @@ class WebChatShopper:
 
     async def history(self) -> list[dict[str, Any]]:
         response = await self.client.post(
-            "/api/webchat/history", json={"visitor_id": await self._visitor()}
+            "/api/webchat/history",
+            json={"visitor_id": await self._visitor()},
+            headers=self._headers,
         )
         assert response.status == 200
         messages: list[dict[str, Any]] = (await response.json())["messages"]

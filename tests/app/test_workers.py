@@ -118,7 +118,7 @@ async def test_many_shoppers_at_once_on_sqlite_are_all_answered_and_kept(
     make_settings: SettingsFactory, start_app
 ) -> None:
     app = await start_app(make_settings())
-    shoppers = [WebChatShopper(app.client) for _ in range(40)]
+    shoppers = [WebChatShopper(app.client, address=f"198.51.100.{n}") for n in range(40)]
 
     answers = await asyncio.gather(*(s.send("/start") for s in shoppers))
 
