@@ -89,8 +89,11 @@ class WebChatChannel(Channel):
         return web.json_response({"visitor_id": secrets.token_urlsafe(24)})
 
     async def _throttle(self, counter: str, kind: str, subject: str, limit: Limit) -> None:
-        """Refuse with 429 and ``Retry-After`` once ``subject`` (a visitor or an address) used
-        up ``limit`` on ``counter`` (a flood). Logs name the subject by a fingerprint only."""
+        """Refuse with 429 and ``Retry-After`` once ``subject`` used up ``limit`` (a flood).
+
+        ``subject`` is a visitor id or an address (``kind`` says which); logs name it by a
+        fingerprint only.
+        """
         key = f"webchat:{counter}:{subject}"
         wait = await self._limiter.hit(key, limit, self._clock.now())
         if wait > 0:
