@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import importlib
 import logging
 import os
+import socket
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -21,6 +23,9 @@ if TYPE_CHECKING:
     from faq.gaps import GapsData
 
 __all__ = ["main"]
+
+_LISTEN_ERRORS = frozenset({errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES})
+"""Errors of binding the server's socket (anything else is not about the port)."""
 
 _config_option = click.option(
     "--config",
@@ -63,6 +68,14 @@ def _share_faq_settings(ctx: click.Context, settings: Settings) -> None:
     ctx.meta[faq_cli.FAQ_PATH_KEY] = settings.faq.path
     ctx.meta[faq_cli.MATCHER_SETTINGS_KEY] = settings.faq.matcher
     ctx.meta[faq_cli.GAPS_SOURCE_KEY] = _gaps_source(settings.database.effective_url)
+    ctx.meta[faq_cli.LANGUAGES_KEY] = lambda: _bot_languages(settings)
+
+
+def _bot_languages(settings: Settings) -> frozenset[str]:
+    """The languages the bot speaks: those of its message catalogs."""
+    from config.catalog import Catalog  # noqa: PLC0415 - only `faq check` needs it
+
+    return Catalog.load(settings.messages_path, settings.dialogs.default_language).languages
 
 
 def _gaps_source(url: str) -> Callable[[datetime | None], Awaitable[GapsData]]:
@@ -116,7 +129,9 @@ def run(config_file: Path | None, host: str | None, port: int | None) -> None:
     except StartupError as exc:
         _fail(str(exc), 1)
     except OSError as exc:
-        _fail(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror}", 1)
+        if isinstance(exc, socket.gaierror) or exc.errno in _LISTEN_ERRORS:
+            _fail(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror}", 1)
+        _fail(f"start-up failed: {exc}", 1)  # e.g. a file it needs could not be read
 
 
 @cli.group()

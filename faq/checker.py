@@ -29,10 +29,21 @@ class CheckReport:
         return tuple(p for p in self.problems if p.severity is Severity.WARNING)
 
 
-def check_faq(path: Path, build: Callable[[Faq], FaqMatcher] | None = None) -> CheckReport:
-    """Every problem in the folder; closeness warnings need a matcher, so only without errors."""
+def check_faq(
+    path: Path,
+    build: Callable[[Faq], FaqMatcher] | None = None,
+    *,
+    languages: frozenset[str] | None = None,
+) -> CheckReport:
+    """Every problem in the folder; closeness warnings need a matcher, so only without errors.
+
+    With ``languages`` (those the bot speaks), an answer or label in any other language is
+    warned about: the bot never picks it, so shoppers never see it.
+    """
     result = read_faq(path)
     problems = list(result.problems)
+    if languages is not None:
+        problems.extend(unspoken_languages(result.faq, languages))
     if not result.errors and result.faq.entries and build is not None:
         problems.extend(close_entries(result.faq, build(result.faq)))
     return CheckReport(result.faq, tuple(problems))
@@ -101,6 +112,28 @@ def describe(result: CaseResult) -> str:
     if outcome is Outcome.SMALLTALK:
         return f"taken as small talk ({result.result.smalltalk})"
     return f"{outcome.value}: {top}"
+
+
+def unspoken_languages(faq: Faq, languages: frozenset[str]) -> list[Problem]:
+    """Answers and button labels in languages the bot does not speak (never shown)."""
+    spoken = ", ".join(sorted(languages))
+    problems: list[Problem] = []
+    for entry in faq.entries.values():
+        path, line = _split(entry.source)
+        found = set(entry.answers) | {lang for button in entry.buttons for lang in button.texts}
+        for language in sorted(found - languages):
+            problems.append(
+                Problem(
+                    path,
+                    line,
+                    f"entry '{entry.id}': its '{language}' text is never shown: "
+                    f"the bot speaks {spoken}",
+                    "remove it, or give the bot a message catalog in that language "
+                    "(like config/messages/en.yaml)",
+                    Severity.WARNING,
+                )
+            )
+    return problems
 
 
 def _split(source: str) -> tuple[str, int]:

@@ -31,11 +31,13 @@ from faq.matcher import FaqMatcher, MatchResult
 from faq.model import Faq
 from faq.settings import MatcherSettings
 
-__all__ = ["FAQ_PATH_KEY", "GAPS_SOURCE_KEY", "MATCHER_SETTINGS_KEY", "faq"]
+__all__ = ["FAQ_PATH_KEY", "GAPS_SOURCE_KEY", "LANGUAGES_KEY", "MATCHER_SETTINGS_KEY", "faq"]
 
 FAQ_PATH_KEY = "otklik.faq.path"
 MATCHER_SETTINGS_KEY = "otklik.faq.matcher"
 GAPS_SOURCE_KEY = "otklik.faq.gaps_source"
+LANGUAGES_KEY = "otklik.faq.languages"
+"""A callable giving the languages the bot speaks, for `faq check`'s warnings."""
 DEFAULT_PATH = Path("config/faq")
 
 _lexical_only = click.option(
@@ -56,7 +58,12 @@ def check(ctx: click.Context, directory: Path | None, lexical_only: bool) -> Non
     """Report every problem in the FAQ files with file, line and fix. Exit 1 on errors."""
     path = _path(ctx, directory)
     settings = _settings(ctx, lexical_only)
-    report = check_faq(path, lambda loaded: FaqMatcher(loaded, settings))
+    languages = ctx.meta.get(LANGUAGES_KEY)
+    report = check_faq(
+        path,
+        lambda loaded: FaqMatcher(loaded, settings),
+        languages=languages() if languages is not None else None,
+    )
     for problem in report.problems:
         click.echo(f"{problem.severity.value}: {problem}", err=True)
     click.echo(

@@ -64,8 +64,19 @@ class LoadResult:
 
 
 def faq_files(path: Path) -> list[Path]:
-    """The files a FAQ folder consists of, in load order (a single file is allowed too)."""
-    return sorted(path.glob("*.yaml")) if path.is_dir() else [path]
+    """The files a FAQ folder consists of, in load order (a single file is allowed too).
+
+    Hidden files are not FAQ files: editors keep their lock files and backups as
+    ``.#name.yaml`` or ``.name.yaml.swp`` beside the file being edited, and those must neither
+    load twice nor break the load. Folders named ``*.yaml`` are not files either.
+    """
+    if not path.is_dir():
+        return [path]
+    return [file for file in sorted(path.glob("*.yaml")) if _visible(file) and not file.is_dir()]
+
+
+def _visible(file: Path) -> bool:
+    return not file.name.startswith(".")
 
 
 def load_faq(path: Path) -> Faq:
@@ -85,7 +96,13 @@ def read_faq(path: Path) -> LoadResult:
     files = faq_files(path)
     if path.is_dir():
         for stray in sorted(path.glob("*.yml")):
-            reader.warn(str(stray), 1, "ignored: only *.yaml files are read", "rename to .yaml")
+            if _visible(stray):
+                reader.warn(
+                    str(stray), 1, "ignored: only *.yaml files are read", "rename to .yaml"
+                )
+        for folder in sorted(path.glob("*.yaml")):
+            if _visible(folder) and folder.is_dir():
+                reader.warn(str(folder), 0, "ignored: a folder, not a file", "rename it")
     for file in files:
         reader.read_file(file)
     reader.finish(str(path), bool(files))
@@ -111,15 +128,30 @@ class _Reader:
     def read_file(self, file: Path) -> None:
         name = str(file)
         try:
-            root = yaml.compose(file.read_text(encoding="utf-8"), Loader=_Loader)
+            text = file.read_text(encoding="utf-8")
         except UnicodeDecodeError:
             self.error(name, 1, "the file is not UTF-8 text", "save it as UTF-8")
             return
+        except OSError as error:  # gone meanwhile, a dangling link, no permission
+            reason = error.strerror or error.__class__.__name__
+            self.error(name, 1, f"cannot read the file: {reason}", "fix or remove the file")
+            return
+        try:
+            root = yaml.compose(text, Loader=_Loader)
         except yaml.MarkedYAMLError as error:
             mark = error.problem_mark or error.context_mark
             line = mark.line + 1 if mark else 1
             what = " ".join(filter(None, [error.context, error.problem]))
-            self.error(name, line, f"YAML syntax: {what}", _yaml_hint(what))
+            self.error(name, line, f"YAML syntax: {what}", _yaml_hint(what, text, line))
+            return
+        except yaml.reader.ReaderError as error:  # a control character pasted in with the text
+            line = text.count("\n", 0, error.position) + 1
+            self.error(
+                name,
+                line,
+                f"a character YAML does not allow (code {error.character:#06x})",
+                "delete it: it is invisible, often pasted in from a word processor",
+            )
             return
         except yaml.YAMLError as error:
             self.error(name, 1, f"YAML syntax: {error}", "check quotes and indentation")
@@ -168,18 +200,21 @@ class _Reader:
         examples = self._read_texts(name, line, fields.get("examples"), "examples", where)
         buttons = self._read_buttons(name, fields.get("buttons"), where)
         handoff = self._read_bool(name, fields.get("handoff"), where)
+        source = f"{name}:{line}"
+        if entry_id:
+            # Registered even when the entry has errors of its own, so one run reports a
+            # duplicate id and buttons pointing at it as they are, not only after a fix.
+            if entry_id in self._first_seen:
+                self.error(
+                    name,
+                    line,
+                    f"duplicate id '{entry_id}', first used at {self._first_seen[entry_id]}",
+                    "give each entry its own id",
+                )
+                return None
+            self._first_seen[entry_id] = source
         if not entry_id or not questions or not answers:
             return None
-        source = f"{name}:{line}"
-        if entry_id in self._first_seen:
-            self.error(
-                name,
-                line,
-                f"duplicate id '{entry_id}', first used at {self._first_seen[entry_id]}",
-                "give each entry its own id",
-            )
-            return None
-        self._first_seen[entry_id] = source
         self._check_questions(name, fields["questions"], entry_id, questions)
         return FaqEntry(
             id=entry_id,
@@ -271,6 +306,13 @@ class _Reader:
                     _line(key_node),
                     f"{what}: '{language}' is not a language code",
                     "use two letters like ru or en",
+                )
+            elif text is None and not _empty(value_node):
+                self.error(
+                    name,
+                    _line(value_node),
+                    f"{what} must be text, not a list or a mapping",
+                    "write it as one text; use '|' for several lines",
                 )
             elif text is None or not text.strip():
                 if empty_single or not single:
@@ -384,6 +426,13 @@ def _line(node: yaml.Node) -> int:
     return int(node.start_mark.line) + 1
 
 
+def _empty(node: yaml.Node) -> bool:
+    """A YAML null (``answer:`` with nothing after it) or an empty list or mapping."""
+    if isinstance(node, yaml.ScalarNode):
+        return node.tag.endswith(":null")
+    return not node.value
+
+
 def _text(node: yaml.Node) -> str | None:
     """A scalar's literal text; None for lists, mappings and empty values."""
     if not isinstance(node, yaml.ScalarNode) or node.tag.endswith(":null"):
@@ -391,11 +440,13 @@ def _text(node: yaml.Node) -> str | None:
     return str(node.value)
 
 
-def _yaml_hint(what: str) -> str:
+def _yaml_hint(what: str, text: str = "", line: int = 0) -> str:
+    lines = text.splitlines()
+    around = lines[max(line - 2, 0) : line] if line else []
+    if "tab" in what or any(row[: len(row) - len(row.lstrip())].count("\t") for row in around):
+        return "indent with spaces, not tabs"
     if "mapping values" in what:
         return "put the text in double quotes: a colon followed by a space starts a new field"
-    if "tab" in what:
-        return "indent with spaces, not tabs"
     if "expected" in what and ("]" in what or "}" in what):
         return "close the bracket or quote the text"
     return "check quotes and indentation on this line and the one above"

@@ -78,20 +78,26 @@ class FaqService:
         return self.faq.get(entry_id)
 
     def reload_if_changed(self) -> bool:
-        """Reload when the files changed; True if a new version is now served."""
+        """Reload when the files changed; True if a new version is now served.
+
+        A version that fails to load is remembered, so its error is logged once; one that
+        could not even be listed (the folder vanished mid-read) is tried again next time.
+        """
         stamp = self._stamp_now()
         if stamp == self._stamp:
             return False
-        self._stamp = stamp
         digest = self._digest_now()
         if digest == self._digest:
+            self._stamp = stamp
             return False  # touched, not changed
-        self._digest = digest
         try:
-            self._install(load_faq(self.path))
+            faq = load_faq(self.path)
         except FaqError as error:
+            self._stamp, self._digest = stamp, digest
             logger.error("FAQ not reloaded, still serving the last good version: %s", error)
             return False
+        self._install(faq)
+        self._stamp, self._digest = stamp, digest
         logger.info("FAQ reloaded from %s: %d entries", self.path, len(self.faq))
         if self._on_reload is not None:
             self._on_reload(self.faq)
@@ -128,15 +134,18 @@ class FaqService:
     def _stamp_now(self) -> tuple[tuple[str, int, int], ...]:
         stamps: list[tuple[str, int, int]] = []
         for file in faq_files(self.path) if self.path.exists() else []:
-            with contextlib.suppress(OSError):
+            try:
                 status = file.stat()
+            except OSError:  # unreadable (a dangling link): its coming and going still counts
+                stamps.append((str(file), -1, -1))
+            else:
                 stamps.append((str(file), status.st_mtime_ns, status.st_size))
         return tuple(stamps)
 
     def _digest_now(self) -> str:
         digest = hashlib.sha256()
         for file in faq_files(self.path) if self.path.exists() else []:
+            digest.update(str(file).encode())
             with contextlib.suppress(OSError):
-                digest.update(str(file).encode())
                 digest.update(file.read_bytes())
         return digest.hexdigest()

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 from click.testing import CliRunner
 
+from bots.cli import _attach_optional_groups, cli
 from faq.cli import GAPS_SOURCE_KEY, faq
 from faq.gaps import EntryFeedback, GapsData, UnansweredQuestion
 from tests.faq.conftest import CASES, SHIPPED, write
@@ -151,3 +152,20 @@ def test_gaps_reads_the_injected_storage_and_shows_feedback_per_entry() -> None:
     assert asked[0].date().isoformat() == "2025-01-31"
     assert "     2  " in result.output
     assert "10 / 4     delivery-cost" in result.output
+
+
+def test_check_warns_about_answers_in_a_language_the_bot_does_not_speak(tmp_path: Path) -> None:
+    # The bot picks ru or en (its message catalogs); a German answer would never be shown.
+    write(
+        tmp_path,
+        "a.yaml",
+        "- id: a\n  questions: [x]\n  answer: {ru: Да, de: Ja}\n"
+        "  buttons: [{text: {en: Map, fr: Carte}, url: 'https://example.com'}]\n",
+    )
+
+    _attach_optional_groups()  # as `otklik` does: the configured catalogs' languages
+    result = CliRunner().invoke(cli, ["faq", "check", str(tmp_path), "--lexical-only"])
+
+    assert result.exit_code == 0, result.output
+    assert "entry 'a': its 'de' text is never shown: the bot speaks en, ru" in result.output
+    assert "its 'fr' text is never shown" in result.output

@@ -102,6 +102,11 @@ def test_every_optional_field_is_read(tmp_path: Path) -> None:
             5,
             "is in both 'a'",
         ),
+        # an invisible control character pasted in from a word processor, found on its line
+        ("- id: a\n  questions: [x]\n  answer: x\x07y\n", 3, "(code 0x0007)"),
+        ("- id: a\n  questions: [x]\n  answer: [one, two]\n", 3, "must be text, not a list"),
+        ("- id: a\n  questions: [x]\n  answer: {ru: [one, two]}\n", 3, "must be text"),
+        ("- id: a\n  questions:\n\t- x\n  answer: y\n", 3, "indent with spaces, not tabs"),
     ],
 )
 def test_errors_name_file_line_and_fix(tmp_path: Path, text: str, line: int, words: str) -> None:
@@ -139,3 +144,50 @@ def test_the_shipped_example_faq_is_clean_and_bilingual(tmp_path: Path) -> None:
     assert len(result.faq) >= 25
     for entry in result.faq.entries.values():
         assert set(entry.answers) == {"ru", "en"}, entry.id
+
+
+def test_editor_lock_and_hidden_files_beside_the_faq_are_not_read(tmp_path: Path) -> None:
+    # Emacs keeps a lock as a dangling link `.#name.yaml` while a buffer has unsaved edits;
+    # other editors keep hidden copies. Neither is FAQ content, and neither breaks the load.
+    write(tmp_path, "faq.yaml", MINIMAL)
+    (tmp_path / ".#faq.yaml").symlink_to("user@host.4242:1700000000")
+    write(tmp_path, ".faq.yaml", MINIMAL)
+
+    result = read_faq(tmp_path)
+
+    assert result.problems == []
+    assert list(result.faq.entries) == ["store-hours"]
+
+
+def test_a_file_that_cannot_be_read_is_an_error_not_a_crash(tmp_path: Path) -> None:
+    write(tmp_path, "faq.yaml", MINIMAL)
+    (tmp_path / "gone.yaml").symlink_to(tmp_path / "nowhere.yaml")
+    (tmp_path / "old.yaml").mkdir()
+
+    result = read_faq(tmp_path)
+
+    errors = [str(p) for p in result.errors]
+    assert errors == [
+        f"{tmp_path / 'gone.yaml'}:1: cannot read the file: No such file or "
+        "directory — fix or remove the file"
+    ]
+    assert any("a folder, not a file" in str(p) for p in result.warnings)
+
+
+def test_an_entry_with_errors_of_its_own_still_counts_for_ids_and_buttons(
+    tmp_path: Path,
+) -> None:
+    # One run of `faq check` shows every problem: fixing the first must not reveal others.
+    write(
+        tmp_path,
+        "a.yaml",
+        "- id: a\n  questions: [x]\n"  # no answer
+        "- id: a\n  questions: [y]\n  answer: z\n"
+        "- id: b\n  questions: [w]\n  answer: v\n  buttons: [{text: A, faq: a}]\n",
+    )
+
+    messages = [str(p) for p in read_faq(tmp_path).errors]
+
+    assert any("has no 'answer'" in m for m in messages)
+    assert any("duplicate id 'a'" in m for m in messages)
+    assert not any("unknown entry" in m for m in messages)

@@ -76,6 +76,27 @@ def test_a_broken_edit_keeps_the_last_good_faq_and_logs_file_and_line(
     assert service.entry("broken") is None
 
 
+def test_an_edit_saved_beside_an_unreadable_file_applies_once_the_file_is_fixed(
+    service: FaqService, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A link to a file that is gone sits in the folder while an edit is saved: the edit
+    # cannot load then, but must not be forgotten once the link is removed.
+    broken = tmp_path / "stale.yaml"
+    broken.symlink_to(tmp_path / "gone.yaml")
+    write(tmp_path, "faq.yaml", HOURS.replace("С 8:00 до 23:00.", "Круглосуточно."))
+
+    with caplog.at_level(logging.ERROR, logger="faq.service"):
+        assert service.reload_if_changed() is False
+    assert f"{broken}:1: cannot read the file" in caplog.text
+    served_meanwhile = service.entry("store-hours").answer_for("ru")  # type: ignore[union-attr]
+
+    broken.unlink()
+
+    assert service.reload_if_changed() is True
+    assert served_meanwhile == "С 8:00 до 23:00."
+    assert service.entry("store-hours").answer_for("ru") == "Круглосуточно."  # type: ignore[union-attr]
+
+
 async def test_watch_reloads_in_the_background_until_stopped(
     tmp_path: Path, normalizer: Normalizer, encoder: UniversalSentenceEncoder
 ) -> None:
