@@ -16,12 +16,14 @@ import hashlib
 import hmac
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar, cast
 
 from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import (
+    ClientDecodeError,
     TelegramAPIError,
     TelegramBadRequest,
     TelegramForbiddenError,
@@ -75,6 +77,9 @@ from config.settings import TelegramSettings
 from dialogs.clock import Clock, SystemClock
 
 __all__ = ["WEBHOOK_PATH", "TelegramChannel", "to_incoming", "webhook_secret"]
+
+REJECTED_TOKEN = "the bot token was rejected"  # noqa: S105 - a message, not a secret
+"""What /healthz says once Telegram refused the token (401)."""
 
 log = logging.getLogger(__name__)
 
@@ -290,6 +295,9 @@ def _refusal(exc: TelegramAPIError) -> SendError:
         return SendError("400", exc.message)
     if isinstance(exc, (TelegramNetworkError, TelegramServerError)):
         return SendError("unavailable", exc.message, retryable=True)
+    if isinstance(exc, TelegramUnauthorizedError):
+        # Worth another try: once the token is replaced, the retry job delivers it.
+        return SendError("401", exc.message, retryable=True)
     return SendError("error", exc.message)
 
 
@@ -367,8 +375,10 @@ class TelegramChannel(Channel):
         self._problem = None
 
     async def stop(self) -> None:
+        self._problem = "stopping"
         await stop_task(self._polling)
         self._polling = None
+        await self.stop_background()  # turns taken by polling get a grace period to reply
         if self._bot is not None:
             await self._bot.session.close()
             self._bot = None
@@ -399,8 +409,16 @@ class TelegramChannel(Channel):
             raise RetryAfter(float(exc.retry_after), exc.message) from exc
         except SendError as exc:
             raise refused_after(exc, done, parts) from exc
+        except TelegramUnauthorizedError as exc:
+            # Nothing more goes out with this token (revoked in @BotFather): /healthz must say
+            # so in webhook mode too, where no poll would notice.
+            self._problem = REJECTED_TOKEN
+            log.error("Telegram: the bot token was rejected while sending")
+            raise refused_after(_refusal(exc), done, parts) from exc
         except TelegramAPIError as exc:
             raise refused_after(_refusal(exc), done, parts) from exc
+        if self._problem == REJECTED_TOKEN:
+            self._problem = None
         return done[-1][1]
 
     async def _send_part(self, chat_id: str, part: Reply, delivered: int, total: int) -> Message:
@@ -467,18 +485,23 @@ class TelegramChannel(Channel):
             return
         query = update.callback_query
         if query is not None:
-            try:
-                await self.bot.answer_callback_query(query.id)
-            except TelegramAPIError as exc:  # the spinner stays, the press is still handled
-                log.warning("Telegram: answering callback query failed: %s", exc)
+            await self._answer_press(query.id)
         await self.dispatch(message)
 
     async def _poll(self) -> None:
+        """Long polling: each update is stored, then its turn goes on in the background.
+
+        Waiting only for the store (as the VK long poll does) means one chat's slow reply
+        (a 429 waited out) never holds up the other chats, and the offset moves only past
+        updates that are kept. Any failure of ``getUpdates`` is retried with a backoff, and
+        /healthz says why meanwhile; only a rejected token stops polling.
+        """
         bot = self.bot
         backoff = Backoff(BackoffConfig(min_delay=1.0, max_delay=30.0, factor=1.6, jitter=0.1))
         offset: int | None = None
         timeout = self._settings.polling_timeout
         while True:
+            updates: Sequence[Update | _Skipped]
             try:
                 updates = await bot.get_updates(
                     offset=offset,
@@ -487,27 +510,100 @@ class TelegramChannel(Channel):
                     request_timeout=timeout + 10,
                 )
             except TelegramUnauthorizedError:
-                self._problem = "the bot token was rejected"
+                self._problem = REJECTED_TOKEN
                 log.error("Telegram: the bot token was rejected; polling stopped")
                 return
-            except TelegramAPIError as exc:
-                self._problem = f"getUpdates failed: {exc.message}"
+            except ClientDecodeError as exc:
+                batch = _batch_of(exc.data)
+                if batch is None:
+                    self._problem = "getUpdates answered something that is not the Bot API's JSON"
+                    log.warning("Telegram: %s; retrying", self._problem)
+                    await self._clock.sleep(next(backoff))
+                    continue
+                updates = self._each_update(batch)
+            except Exception as exc:  # TelegramAPIError (network, 5xx, 409) or anything else
+                reason = exc.message if isinstance(exc, TelegramAPIError) else repr(exc)
+                self._problem = f"getUpdates failed: {reason}"
                 log.warning("Telegram: %s; retrying", self._problem)
                 await self._clock.sleep(next(backoff))
                 continue
             self._problem = None
             backoff.reset()
             for update in updates:
-                await self._handle_until_done(update, backoff)
-                offset = update.update_id + 1
+                if update is not None:
+                    await self._take_until_done(update, backoff)
+            if updates:
+                offset = max(_update_id(update) for update in updates) + 1
 
-    async def _handle_until_done(self, update: Update, backoff: Backoff) -> None:
+    def _each_update(self, batch: list[Any]) -> list[Update | _Skipped]:
+        """A batch aiogram refused as a whole, parsed one update at a time.
+
+        An update it cannot read (a field of a shape it does not know) is skipped with a log
+        line, so it does not stop polling nor take the others of its batch down with it.
+        """
+        updates: list[Update | _Skipped] = []
+        for item in batch:
+            try:
+                updates.append(Update.model_validate(item, context={"bot": self._bot}))
+            except ValidationError as exc:
+                update_id = item.get("update_id") if isinstance(item, dict) else None
+                if not isinstance(update_id, int):
+                    continue  # nothing to move the offset past: the rest of the batch is
+                log.error(
+                    "Telegram update %s is not a Bot API update (%d errors); skipped",
+                    update_id,
+                    exc.error_count(),
+                )
+                updates.append(_Skipped(update_id))
+        return updates
+
+    async def _take_until_done(self, update: Update | _Skipped, backoff: Backoff) -> None:
+        if isinstance(update, _Skipped):
+            return
+        message = to_incoming(update, bot_username=self._username)
+        if message is None:
+            log.info(
+                "Telegram update %s has no message or button press for this bot; ignored",
+                update.update_id,
+            )
+            return
+        query = update.callback_query
+        if query is not None:  # the spinner stops at once, and once however long storing takes
+            self.in_background(self._answer_press(query.id))
         # A failure here is storage being down: retry the same update rather than skip it.
         while True:
             try:
-                await self._handle(update)
-            except Exception:
+                await self.hand_over(message)
+            except Exception as exc:
+                # Shown by /healthz until the update goes through: no later update is taken
+                # meanwhile, so monitoring must not say all is well.
+                self._problem = f"storing update {update.update_id} failed ({type(exc).__name__})"
                 log.exception("Telegram update %s failed; retrying", update.update_id)
                 await self._clock.sleep(next(backoff))
             else:
+                self._problem = None
                 return
+
+    async def _answer_press(self, query_id: str) -> None:
+        try:
+            await self.bot.answer_callback_query(query_id)
+        except TelegramAPIError as exc:  # the spinner stays, the press is still handled
+            log.warning("Telegram: answering callback query failed: %s", exc)
+
+
+@dataclass(frozen=True, slots=True)
+class _Skipped:
+    """An update of a polled batch that could not be read: only its id, to move past it."""
+
+    update_id: int
+
+
+def _update_id(update: Update | _Skipped) -> int:
+    return update.update_id
+
+
+def _batch_of(data: Any) -> list[Any] | None:
+    """The raw updates of a ``getUpdates`` answer aiogram could not read whole, if it is one."""
+    if isinstance(data, dict) and data.get("ok") is True and isinstance(data.get("result"), list):
+        return cast(list[Any], data["result"])
+    return None

@@ -24,6 +24,8 @@ def unhandled_reason(turn: Turn) -> str:
             return f"unsupported.{attachment.kind if attachment.kind in _KNOWN_KINDS else 'other'}"
         if isinstance(attachment, Photo):
             return "unsupported.photo"
+    if not turn.text and turn.message.button_payload:
+        return "unsupported.button"  # a press on a button from an old message or version
     if not turn.text:
         return "unsupported.empty" if not turn.message.attachments else "unsupported.other"
     return "question.not_found"

@@ -95,14 +95,16 @@ class Telegram:
     channel = "telegram"
     chat_id = "555000111"
 
-    def __init__(self, api: TelegramAPIStandIn) -> None:
+    def __init__(self, api: TelegramAPIStandIn, app: AppHarness) -> None:
         self.api = api
+        self.app = app
         self.last: list[Said] = []
         self._read = 0
         self._ids = itertools.count(500)
 
     async def _exchange(self, update: dict[str, Any]) -> list[Said]:
-        await self.api.confirmed(self.api.push_update(update))
+        await self.api.confirmed(self.api.push_update(update))  # stored; now the turn
+        await self.app.services.channel("telegram").finish_background()
         calls = self.api.calls("sendMessage")[self._read :]
         self._read += len(calls)
         self.last = [
@@ -224,7 +226,7 @@ async def platform(
         async with TelegramAPIStandIn() as telegram:
             env = telegram.env(OTKLIK_TELEGRAM__POLLING_TIMEOUT="1", **common)
             app = await start_app(make_settings(**env))
-            yield app, Telegram(telegram)
+            yield app, Telegram(telegram, app)
             await app.client.close()  # stop polling before the stand-in goes away
     elif name == "vk":
         async with VkApiStandIn() as vk:

@@ -85,6 +85,25 @@ async def test_a_bot_blocked_by_the_shopper_is_recorded_as_failed_with_the_code(
         assert [m.id for m in await uow.messages.failed()] == [reply.id]
 
 
+async def test_a_token_revoked_while_serving_webhooks_shows_in_healthz_until_sends_work(
+    api: TelegramAPIStandIn, bot: AppHarness
+) -> None:
+    # In webhook mode nothing polls Telegram, so the refused send is what tells.
+    api.fail("sendMessage", 401, "Unauthorized")
+    await shopper_writes(bot, api, fixture_update("message_start"))
+    refused = await bot.client.get("/healthz")
+
+    # Anna's reply waits for the retry job; another shopper's goes out as the token works again
+    await shopper_writes(bot, api, from_shopper(42))
+    working = await bot.client.get("/healthz")
+
+    assert refused.status == 503
+    assert (await refused.json())["channels"]["telegram"] == "the bot token was rejected"
+    reply = (await conversation(bot))[1]
+    assert (reply.error_code, reply.status) == ("401", "failed")
+    assert working.status == 200
+
+
 async def test_a_429_that_does_not_end_is_recorded_as_failed_not_lost(
     api: TelegramAPIStandIn, bot: AppHarness, clock: ManualClock
 ) -> None:

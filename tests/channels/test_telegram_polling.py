@@ -30,6 +30,11 @@ async def bot(
     return app
 
 
+async def settled(bot: AppHarness) -> None:
+    """Wait for the turns polling has taken (it moves on once a message is stored)."""
+    await bot.services.channel("telegram").finish_background()
+
+
 def keyboard(call: ApiCall) -> list[list[dict[str, Any]]]:
     markup = call.params.get("reply_markup") or {}
     rows: list[list[dict[str, Any]]] = markup.get("inline_keyboard", [])
@@ -56,6 +61,7 @@ async def test_start_command_is_answered_with_the_menu_as_an_inline_keyboard(
     assert reply.params["chat_id"] == ANNA
     assert "Здравствуйте" in reply.params["text"]
     assert keyboard(reply) == MENU
+    await settled(bot)
     async with bot.services.database.uow() as uow:
         conversation = await uow.conversations.find_by_chat("telegram", ANNA)
         assert conversation is not None
@@ -86,6 +92,7 @@ async def test_a_button_press_is_acknowledged_and_handled(
     assert [b["callback_data"] for row in keyboard(reply) for b in row] == ["handoff:cancel"]
     # the spinner stops before the (slower) turn runs
     assert api.methods().index("answerCallbackQuery") < len(api.methods()) - 2
+    await settled(bot)
     async with bot.services.database.uow() as uow:
         waiting = await uow.handoffs.waiting()
         conversation = await uow.conversations.find_by_chat("telegram", ANNA)
@@ -105,6 +112,7 @@ async def test_updates_are_confirmed_in_order_and_each_answered_once(
     second = api.push_update(menu)
 
     await api.confirmed(second)
+    await settled(bot)
 
     offsets = [call.params.get("offset") for call in api.calls("getUpdates")]
     assert first < second
@@ -149,3 +157,85 @@ async def health_until_down(bot: AppHarness, within: float = 5.0) -> dict[str, A
             report: dict[str, Any] = await response.json()
             if response.status == 503:
                 return report
+
+
+async def test_a_proxy_error_page_instead_of_updates_does_not_stop_polling(
+    api: TelegramAPIStandIn, bot: AppHarness
+) -> None:
+    # A proxy in front of the Bot API answers a poll with its own HTML page once.
+    api.page("getUpdates", 502, "<html><body><h1>502 Bad Gateway</h1></body></html>")
+    await api.next_call("getUpdates")  # the poll that gets the page
+
+    update_id = api.push_update(fixture_update("message_start"))
+    reply = await api.next_call("sendMessage")
+    await api.confirmed(update_id)
+
+    assert "Здравствуйте" in reply.params["text"]
+    health = await bot.client.get("/healthz")
+    assert (await health.json())["channels"]["telegram"] == "ok"
+
+
+async def test_an_update_that_cannot_be_read_is_skipped_and_the_rest_of_its_batch_answered(
+    api: TelegramAPIStandIn, bot: AppHarness, caplog: pytest.LogCaptureFixture
+) -> None:
+    odd = fixture_update("message_text")
+    odd["message"] = {**odd["message"], "date": "yesterday"}  # not a Bot API message
+    skipped = api.push_update(odd)  # both in one batch: nothing is awaited between them
+    taken = api.push_update(fixture_update("message_start"))
+
+    reply = await api.next_call("sendMessage")
+    await api.confirmed(taken)
+    await settled(bot)
+
+    assert "Здравствуйте" in reply.params["text"]
+    assert f"Telegram update {skipped} is not a Bot API update" in caplog.text
+    assert [call.params["text"] for call in api.calls("sendMessage")] == [reply.params["text"]]
+
+
+async def test_a_slow_reply_in_one_chat_does_not_hold_up_another_chat(
+    api: TelegramAPIStandIn, bot: AppHarness
+) -> None:
+    anna_is_slow = api.hold("sendMessage")  # the platform keeps Anna's reply waiting
+    api.push_update(fixture_update("message_start"))
+    await api.next_call("sendMessage")
+    bob = fixture_update("message_start")
+    person = {"id": 777000222, "first_name": "Боб"}
+    bob["message"] = {
+        **bob["message"],
+        "from": {**person, "is_bot": False, "language_code": "ru"},
+        "chat": {**person, "type": "private"},
+    }
+
+    api.push_update(bob)
+    bobs_reply = await api.next_call("sendMessage")
+    anna_is_slow.set()
+    await settled(bot)
+
+    assert bobs_reply.params["chat_id"] == "777000222"
+    assert [call.params["chat_id"] for call in api.calls("sendMessage")] == [ANNA, "777000222"]
+    assert len(api.chat(ANNA)) == 1  # and Anna got hers once the platform answered
+
+
+async def test_stopping_lets_a_reply_in_flight_arrive_and_be_recorded(
+    api: TelegramAPIStandIn, bot: AppHarness
+) -> None:
+    # A restart while a reply is on its way: the message is stored and Telegram will not
+    # deliver it again, so the reply must still go out, not be cut off.
+    slow = api.hold("sendMessage")
+    api.push_update(fixture_update("message_start"))
+    await api.next_call("sendMessage")
+
+    telegram = bot.services.channel("telegram")
+    stopping = asyncio.create_task(bot.client.close())
+    # Wait, one loop turn at a time (no timing), until polling is being stopped.
+    while await telegram.health() != "stopping":  # noqa: ASYNC110 - no event says so
+        await asyncio.sleep(0)
+    slow.set()
+    await stopping
+
+    assert len(api.chat(ANNA)) == 1
+    async with bot.services.database.uow() as uow:
+        conversation = await uow.conversations.find_by_chat("telegram", ANNA)
+        assert conversation is not None
+        history = await uow.messages.history(conversation)
+    assert [(m.direction, m.status) for m in history] == [("in", "received"), ("out", "sent")]

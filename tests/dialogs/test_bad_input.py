@@ -315,3 +315,18 @@ async def test_no_log_line_holds_a_visitor_id(
     assert "is over its limit" in caplog.text
     assert shopper.visitor_id is not None
     assert shopper.visitor_id not in caplog.text
+
+
+async def test_a_press_on_a_button_the_bot_no_longer_knows_says_so_and_shows_the_menu(
+    make_settings: SettingsFactory, start_app
+) -> None:
+    # A button under an old message, from an earlier version of the bot's menus.
+    app = await start_app(make_settings())
+    shopper = WebChatShopper(app.client)
+    await shopper.send("/start")
+
+    replies = await shopper.send(payload="catalog:page:2")
+
+    assert "кнопка устарела" in texts_of(replies)
+    assert "пустое" not in texts_of(replies)
+    assert "👤 Позвать оператора" in buttons_of(replies)

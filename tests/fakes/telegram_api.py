@@ -106,6 +106,8 @@ class ApiCall:
 class _Response:
     status: int
     body: Mapping[str, Any]
+    page: str | None = None
+    """Not the Bot API's JSON but this text as an HTML page (a proxy's error page)."""
 
 
 async def parse_params(request: web.Request) -> dict[str, Any]:
@@ -246,6 +248,11 @@ class TelegramAPIStandIn(BaseApiStandIn[ApiCall, _Response | None]):
         error = _error(status, description, **extra)
         self.respond(method, error.body, status=error.status, after=after)
 
+    def page(self, method: str, status: int, html: str) -> None:
+        """Answer a call of ``method`` with an HTML page instead of JSON, as a proxy in front of
+        the Bot API does when it fails (``502 Bad Gateway``)."""
+        self._queue(method.lower(), _Response(status, {}, page=html))
+
     def hold(self, method: str) -> asyncio.Event:
         """Keep the next call of ``method`` waiting (a platform that is slow to answer) until
         the returned event is set; then it is answered as usual."""
@@ -320,6 +327,10 @@ class TelegramAPIStandIn(BaseApiStandIn[ApiCall, _Response | None]):
 
     @staticmethod
     def _reply(response: _Response) -> web.Response:
+        if response.page is not None:
+            return web.Response(
+                text=response.page, status=response.status, content_type="text/html"
+            )
         return web.json_response(dict(response.body), status=response.status)
 
     async def _get_me(self, params: Mapping[str, Any]) -> _Response:
