@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 
 __all__ = ["main"]
 
+_CONFIG_FILE_KEY = "otklik.config_file"
+"""Where ``otklik --config FILE`` leaves the file for the command after it."""
 _LISTEN_ERRORS = frozenset({errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES})
 """Errors of binding the server's socket (anything else is not about the port)."""
 
@@ -42,6 +44,11 @@ def _fail(message: str, code: int) -> NoReturn:
 
 
 def _settings(config_file: Path | None, **overrides: object) -> Settings:
+    """Settings from the command's ``--config``, else the one given before the command
+    (``otklik --config FILE run``), and the environment; a problem ends the command (exit 2)."""
+    if config_file is None:
+        context = click.get_current_context(silent=True)
+        config_file = context.meta.get(_CONFIG_FILE_KEY) if context is not None else None
     environ = dict(os.environ)
     for key, value in overrides.items():
         if value is not None:
@@ -57,6 +64,7 @@ def _settings(config_file: Path | None, **overrides: object) -> Settings:
 @click.pass_context
 def cli(ctx: click.Context, config_file: Path | None) -> None:
     """otklik: one customer-feedback bot for Telegram, VK, Viber and a web chat."""
+    ctx.meta[_CONFIG_FILE_KEY] = config_file
     if ctx.invoked_subcommand == "faq":
         _share_faq_settings(ctx, _settings(config_file))
 

@@ -23,8 +23,8 @@ from bots.outbox import Outbox
 from bots.pipeline import Pipeline
 from bots.registry import ChannelContext, build_channels
 from bots.retry import RetryJob
-from config.catalog import Catalog
-from config.settings import Settings
+from config.catalog import Catalog, CatalogError
+from config.settings import ConfigError, Settings
 from dialogs.bus import EventBus
 from dialogs.clock import Clock, SystemClock
 from dialogs.engine import Engine
@@ -38,6 +38,7 @@ from dialogs.flows import (
 )
 from dialogs.recorders import Recorders
 from faq.loader import FaqError
+from faq.semantic import EncoderError
 from faq.service import FaqService
 from handoff.desk import HandoffDesk
 from storage.database import Database, DatabaseUnavailable, SchemaOutdated
@@ -101,7 +102,10 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         states = MemoryStateStore()
         locks = MemoryConversationLock()
     faq = FaqService(settings.faq.path, settings.faq.matcher)
-    catalog = Catalog.load(settings.messages_path, settings.dialogs.default_language)
+    try:
+        catalog = Catalog.load(settings.messages_path, settings.dialogs.default_language)
+    except CatalogError as exc:  # messages_path or dialogs.default_language is wrong
+        raise ConfigError(f"settings: {exc}") from None
     bus = EventBus()
     HandoffDesk(database.uow).subscribe(bus)
     Recorders(database.uow).subscribe(bus)
@@ -199,6 +203,8 @@ async def _connect(services: Services) -> None:
         await asyncio.to_thread(services.faq.load)
     except FaqError as exc:
         raise StartupError(f"the FAQ cannot be loaded: {exc}") from exc
+    except EncoderError as exc:
+        raise StartupError(str(exc)) from exc
     # What is loaded by now (word tables, dictionaries, the encoder) lives as long as the
     # process. Out of the garbage collector's sight, a full collection no longer walks those
     # millions of objects, which paused every request in flight for 50-75 ms.

@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import (
@@ -25,6 +26,7 @@ from pydantic import (
     field_validator,
 )
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from config import CONFIG_DIR
 from faq.settings import MatcherSettings
@@ -50,6 +52,10 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
+"""The async drivers otklik is built and tested with."""
+
+
 def sqlite_in_memory(url: str) -> bool:
     """Whether ``url`` names an in-memory SQLite database, which otklik cannot use.
 
@@ -72,8 +78,21 @@ class DatabaseSettings(_Section):
 
     @field_validator("url")
     @classmethod
-    def _not_in_memory(cls, url: str | None) -> str | None:
-        if url and sqlite_in_memory(url):
+    def _usable(cls, url: str | None) -> str | None:
+        if not url:
+            return url
+        try:
+            parsed = make_url(url)
+        except ArgumentError:
+            msg = "not a database URL; e.g. postgresql+asyncpg://user@host:5432/name"
+            raise ValueError(msg) from None
+        if parsed.drivername not in _DRIVERS:
+            msg = (
+                f"the driver '{parsed.drivername}' is not one otklik uses; "
+                f"use {' or '.join(_DRIVERS)}"
+            )
+            raise ValueError(msg)
+        if sqlite_in_memory(url):
             msg = "an in-memory SQLite database is not supported: give a file"
             raise ValueError(msg)
         return url
@@ -89,6 +108,21 @@ class RedisSettings(_Section):
 
     url: str | None = None
     state_ttl: int = Field(default=30 * 24 * 3600, gt=0, description="seconds")
+
+    @field_validator("url")
+    @classmethod
+    def _redis_url(cls, url: str | None) -> str | None:
+        if not url:
+            return url
+        parsed = urlsplit(url)
+        try:
+            port_ok = parsed.port is None or 0 < parsed.port < 65536
+        except ValueError:
+            port_ok = False
+        if parsed.scheme not in {"redis", "rediss", "unix"} or not port_ok:
+            msg = "not a Redis URL; e.g. redis://127.0.0.1:6379/0"
+            raise ValueError(msg)
+        return url
 
 
 class TelegramSettings(_Section):
@@ -145,8 +179,11 @@ class WebChatSettings(_Section):
     @field_validator("trusted_proxies", mode="before")
     @classmethod
     def _comma_separated(cls, value: Any) -> Any:
-        """``10.0.0.0/8, 192.168.1.5`` from an environment variable (a YAML list works too)."""
+        """``10.0.0.0/8, 192.168.1.5`` from an environment variable (a YAML list works too);
+        ``none`` trusts no proxy."""
         if isinstance(value, str):
+            if value.strip().lower() == "none":
+                return ()
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
 
@@ -185,7 +222,13 @@ class Settings(_Section):
 
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
-    log_level: str = "INFO"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
     messages_path: Path = CONFIG_DIR / "messages"
     database: DatabaseSettings = DatabaseSettings()
     redis: RedisSettings = RedisSettings()
@@ -265,11 +308,15 @@ def load_settings(config_file: Path | None, environ: Mapping[str, str]) -> Setti
 
 
 def _environment_overrides(environ: Mapping[str, str]) -> list[tuple[str, str]]:
-    """``OTKLIK_*`` variables, then the plain platform names, which win (empty ones are unset)."""
+    """``OTKLIK_*`` variables, then the plain platform names, which win.
+
+    An empty variable counts as unset, as a compose file's ``${VAR}`` gives one: an empty
+    ``OTKLIK_HOST`` must not mean "every interface".
+    """
     prefixed = sorted(
         (name, value)
         for name, value in environ.items()
-        if name.startswith(_PREFIX) and len(name) > len(_PREFIX)
+        if name.startswith(_PREFIX) and len(name) > len(_PREFIX) and value
     )
     plain = [(name, environ[name]) for name in PLAIN_VARIABLES if environ.get(name)]
     return prefixed + plain
@@ -278,6 +325,9 @@ def _environment_overrides(environ: Mapping[str, str]) -> list[tuple[str, str]]:
 def _read_yaml(config_file: Path) -> dict[str, Any]:
     try:
         text = config_file.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        msg = f"{config_file}: the config file is not UTF-8 text; save it as UTF-8"
+        raise ConfigError(msg) from None
     except OSError as exc:
         msg = f"{config_file}: cannot read the config file: {exc.strerror}"
         raise ConfigError(msg) from None

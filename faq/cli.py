@@ -29,6 +29,7 @@ from faq.gaps import (
 from faq.loader import FaqError, load_faq
 from faq.matcher import FaqMatcher, MatchResult
 from faq.model import Faq
+from faq.semantic import EncoderError
 from faq.settings import MatcherSettings
 
 __all__ = ["FAQ_PATH_KEY", "GAPS_SOURCE_KEY", "LANGUAGES_KEY", "MATCHER_SETTINGS_KEY", "faq"]
@@ -61,7 +62,7 @@ def check(ctx: click.Context, directory: Path | None, lexical_only: bool) -> Non
     languages = ctx.meta.get(LANGUAGES_KEY)
     report = check_faq(
         path,
-        lambda loaded: FaqMatcher(loaded, settings),
+        lambda loaded: _matcher(loaded, settings),
         languages=languages() if languages is not None else None,
     )
     for problem in report.problems:
@@ -217,7 +218,16 @@ def _load(
     except FaqError as error:
         click.echo(f"error: {error}", err=True)
         sys.exit(1)
-    return loaded, FaqMatcher(loaded, _settings(ctx, lexical_only))
+    return loaded, _matcher(loaded, _settings(ctx, lexical_only))
+
+
+def _matcher(faq: Faq, settings: MatcherSettings) -> FaqMatcher:
+    """The matcher, or a one-line error (exit 1) when its encoder cannot be loaded."""
+    try:
+        return FaqMatcher(faq, settings)
+    except EncoderError as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(1)
 
 
 def _result_json(result: MatchResult) -> dict[str, Any]:

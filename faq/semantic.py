@@ -23,6 +23,7 @@ from numpy.typing import NDArray
 __all__ = [
     "DEFAULT_ENCODER",
     "EmbeddingCache",
+    "EncoderError",
     "SentenceEncoder",
     "UniversalSentenceEncoder",
     "load_encoder",
@@ -61,17 +62,31 @@ class UniversalSentenceEncoder:
         return np.asarray(self._model.encode(list(texts)), dtype=np.float32)
 
 
+class EncoderError(Exception):
+    """The configured encoder (``faq.matcher.encoder``) cannot be loaded; says why in a line."""
+
+
 def load_encoder(name: str) -> SentenceEncoder:
     """The built-in encoder by name, or `module:factory` for a plugged-in one."""
     if name in (DEFAULT_ENCODER, "usem3", "use-multilingual-v3"):
         return UniversalSentenceEncoder()
     module_name, _, attribute = name.partition(":")
+    where = f"faq.matcher.encoder '{name}'"
     if not attribute:
-        raise ValueError(f"unknown encoder '{name}': use '{DEFAULT_ENCODER}' or 'module:factory'")
-    factory = getattr(importlib.import_module(module_name), attribute)
-    encoder = factory()
+        raise EncoderError(f"{where}: use '{DEFAULT_ENCODER}' or 'module:factory'")
+    try:
+        factory = getattr(importlib.import_module(module_name), attribute)
+    except ImportError as exc:
+        raise EncoderError(f"{where}: cannot import {module_name}: {exc}") from exc
+    except AttributeError:
+        raise EncoderError(f"{where}: {module_name} has no {attribute}") from None
+    try:
+        encoder = factory()
+    except Exception as exc:
+        raise EncoderError(f"{where}: {attribute}() failed: {exc!r}") from exc
     if not isinstance(encoder, SentenceEncoder):
-        raise TypeError(f"{name}() returned {type(encoder).__name__}, which has no encode()")
+        kind = type(encoder).__name__
+        raise EncoderError(f"{where}: {attribute}() returned {kind}, which has no encode()")
     return encoder
 
 

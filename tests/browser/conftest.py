@@ -31,7 +31,7 @@ from config.settings import load_settings
 from storage.state import StateKey
 from tests.services import IN_CI
 
-CHROMIUM = Path(os.environ.get("OTKLIK_TEST_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM = Path(os.environ.get("TEST_CHROMIUM_PATH", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-background-networking",

@@ -97,3 +97,29 @@ def test_a_vk_token_without_its_group_id_ends_run_with_code_2(tmp_path: Path) ->
     assert len(lines) == 1
     assert lines[0].startswith("otklik: vk settings:")
     assert "VK_GROUP_ID" in lines[0]
+
+
+def test_a_config_given_before_the_command_is_the_one_used(tmp_path: Path) -> None:
+    # `otklik --config FILE db upgrade`, as `otklik --help` offers it for every command.
+    config = tmp_path / "otklik.yaml"
+    config.write_text("database:\n  sqlite_path: elsewhere.db\n", encoding="utf-8")
+
+    result = _run("--config", str(config), "db", "upgrade", cwd=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "elsewhere.db").exists()
+    assert not (tmp_path / "otklik.db").exists()
+
+
+def test_settings_the_bot_cannot_start_with_end_run_with_one_line(tmp_path: Path) -> None:
+    catalog = _run("run", cwd=tmp_path, OTKLIK_DIALOGS__DEFAULT_LANGUAGE="de")
+    encoder = _run("run", "--port", "0", cwd=tmp_path, OTKLIK_FAQ__MATCHER__ENCODER="nosuch:make")
+
+    assert catalog.returncode == 2
+    assert catalog.stderr.strip().splitlines() == [
+        "otklik: settings: no catalog for the default language 'de'"
+    ]
+    assert encoder.returncode == 1
+    assert encoder.stderr.strip().splitlines()[-1] == (
+        "otklik: faq.matcher.encoder 'nosuch:make': cannot import nosuch: No module named 'nosuch'"
+    )

@@ -73,6 +73,12 @@ def test_the_shipped_example_config_is_valid_and_documents_every_section() -> No
         ("- a\n- b\n", {}, "top level must be a mapping"),
         ("", {"OTKLIK_PORT": "eighty"}, "environment variable OTKLIK_PORT: port:"),
         ("", {"DATABASE_URL": "sqlite+aiosqlite://"}, "in-memory SQLite database is not"),
+        ("", {"DATABASE_URL": "not-a-url"}, "DATABASE_URL: database.url: Value error, not a"),
+        ("", {"DATABASE_URL": "postgresql://db/x"}, "the driver 'postgresql' is not one"),
+        ("", {"REDIS_URL": "not-a-url"}, "REDIS_URL: redis.url: Value error, not a Redis URL"),
+        ("", {"REDIS_URL": "redis://127.0.0.1:abc/14"}, "not a Redis URL"),
+        ("", {"OTKLIK_LOG_LEVEL": "verbose"}, "OTKLIK_LOG_LEVEL: log_level: Input should be"),
+        ("", {"OTKLIK_WEBCHAT__TRUSTED_PROXIES": "10.0.0.0/8, nope"}, "TRUSTED_PROXIES: webchat"),
     ],
     ids=[
         "wrong-type",
@@ -83,6 +89,12 @@ def test_the_shipped_example_config_is_valid_and_documents_every_section() -> No
         "list",
         "env",
         "sqlite-in-memory",
+        "database-url",
+        "database-driver",
+        "redis-url",
+        "redis-port",
+        "log-level",
+        "proxy-list-item",
     ],
 )
 def test_mistakes_are_named_in_one_line(
@@ -116,3 +128,30 @@ def test_the_language_comes_from_the_code_with_russian_by_default(
     code: str | None, language: str
 ) -> None:
     assert Catalog.load(CONFIG_DIR / "messages").pick_language(code) == language
+
+
+def test_the_shipped_example_config_holds_exactly_the_defaults() -> None:
+    # The example says "every key, with its default": a value that drifted from the code's
+    # default would change how the bot answers for whoever starts from the example.
+    example = load_settings(CONFIG_DIR / "otklik.example.yaml", {})
+
+    assert example.model_dump() == load_settings(None, {}).model_dump()
+
+
+def test_an_empty_variable_counts_as_unset() -> None:
+    # A compose file's ${OTKLIK_HOST} with nothing set gives an empty value: that must not
+    # make the bot listen on every interface.
+    settings = load_settings(None, {"OTKLIK_HOST": "", "OTKLIK_PORT": "", "DATABASE_URL": ""})
+
+    assert (settings.host, settings.port) == ("127.0.0.1", 8080)
+    assert settings.database.url is None
+
+
+def test_a_config_file_that_is_not_utf8_is_named_in_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes("title: Пятёрочка\n".encode("cp1251"))
+
+    with pytest.raises(ConfigError) as error:
+        load_settings(path, {})
+
+    assert str(error.value) == f"{path}: the config file is not UTF-8 text; save it as UTF-8"
