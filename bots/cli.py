@@ -91,12 +91,19 @@ def _gaps_source(url: str) -> Callable[[datetime | None], Awaitable[GapsData]]:
 
     async def source(since: datetime | None) -> GapsData:
         from faq.gaps import EntryFeedback, GapsData, UnansweredQuestion  # noqa: PLC0415
-        from storage.database import Database, SchemaOutdated  # noqa: PLC0415
+        from storage.database import (  # noqa: PLC0415
+            Database,
+            DatabaseUnavailable,
+            SchemaOutdated,
+        )
 
         database = Database(url)
         try:
             try:
+                await database.check()
                 await database.require_current()
+            except DatabaseUnavailable as exc:
+                raise click.ClickException(str(exc)) from None
             except SchemaOutdated as exc:
                 raise click.ClickException(f"no stored questions yet: {exc}") from None
             async with database.uow() as uow:

@@ -123,7 +123,9 @@ def ask(
 
 
 @faq.command(name="eval")
-@click.argument("cases", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.argument(
+    "cases", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
 @click.option("--faq", "directory", type=click.Path(path_type=Path), help="FAQ folder.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @_lexical_only

@@ -140,7 +140,13 @@ def load_cases(paths: Sequence[Path]) -> list[Case]:
     cases: list[Case] = []
     for path in paths:
         try:
-            root = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise ValueError(f"{path}:1: the file is not UTF-8 text; save it as UTF-8") from None
+        except OSError as error:
+            raise ValueError(f"{path}: cannot read it: {error.strerror}") from None
+        try:
+            root = yaml.compose(text, Loader=yaml.SafeLoader)
         except yaml.MarkedYAMLError as error:
             line = error.problem_mark.line + 1 if error.problem_mark else 1
             raise ValueError(f"{path}:{line}: YAML syntax: {error.problem}") from error
@@ -157,6 +163,10 @@ def load_cases(paths: Sequence[Path]) -> list[Case]:
             if not isinstance(question, yaml.ScalarNode) or not str(question.value).strip():
                 raise ValueError(f"{where}: the case has no 'q' text")
             expected = None
+            if expect is not None and not isinstance(expect, yaml.ScalarNode):
+                # A list or mapping would otherwise read as null: "expect nothing", and every
+                # refusal would count as correct.
+                raise ValueError(f"{where}: 'expect' must be one entry id or null")
             if isinstance(expect, yaml.ScalarNode) and not expect.tag.endswith(":null"):
                 expected = str(expect.value)
             cases.append(Case(str(question.value), expected, where))

@@ -110,7 +110,11 @@ class Database:
                 await connection.execute(text("SELECT 1"))
         except Exception as exc:  # any driver error means "unreachable" to the operator
             safe = make_url(self.url).render_as_string(hide_password=True)
-            msg = f"database {safe} is unreachable: {exc.__class__.__name__}: {exc}"
+            # The driver's own words, first line only: SQLAlchemy appends a "Background on
+            # this error" link on a line of its own, and start-up errors are one line.
+            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+            detail = reason[0] if reason else ""
+            msg = f"database {safe} is unreachable: {exc.__class__.__name__}: {detail}"
             raise DatabaseUnavailable(msg) from exc
 
     async def upgrade(self) -> None:

@@ -123,3 +123,26 @@ def test_settings_the_bot_cannot_start_with_end_run_with_one_line(tmp_path: Path
     assert encoder.stderr.strip().splitlines()[-1] == (
         "otklik: faq.matcher.encoder 'nosuch:make': cannot import nosuch: No module named 'nosuch'"
     )
+
+
+def test_a_refused_database_login_is_one_line(tmp_path: Path, postgres_url: str) -> None:
+    # The server answers but refuses the user: the driver's reason, without SQLAlchemy's
+    # "Background on this error" line.
+    url = postgres_url.replace("postgres@", "nobody-here@", 1)
+
+    result = _run("db", "upgrade", cwd=tmp_path, DATABASE_URL=url)
+
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert 'role "nobody-here" does not exist' in lines[0]
+
+
+def test_faq_gaps_with_an_unreachable_database_says_so_in_one_line(tmp_path: Path) -> None:
+    result = _run("faq", "gaps", cwd=tmp_path, DATABASE_URL="postgresql+asyncpg://u@127.0.0.1:1/x")
+
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "Error: database postgresql+asyncpg://u@127.0.0.1:1/x is unreachable: "
+        "ConnectionRefusedError: [Errno 111] Connect call failed ('127.0.0.1', 1)"
+    ]

@@ -169,3 +169,25 @@ def test_check_warns_about_answers_in_a_language_the_bot_does_not_speak(tmp_path
     assert result.exit_code == 0, result.output
     assert "entry 'a': its 'de' text is never shown: the bot speaks en, ru" in result.output
     assert "its 'fr' text is never shown" in result.output
+
+
+def test_eval_refuses_a_case_whose_expect_is_a_list_instead_of_counting_it_right(
+    tmp_path: Path,
+) -> None:
+    # Read as null it would mean "expect no answer", and a refusal would count as correct.
+    cases = write(tmp_path, "cases.yaml", '- {q: "до скольки открыто", expect: [store-hours]}\n')
+
+    result = CliRunner().invoke(faq, ["eval", "--faq", str(SHIPPED), "--lexical-only", str(cases)])
+
+    assert result.exit_code == 1
+    assert f"{cases}:1: 'expect' must be one entry id or null" in result.output
+
+
+def test_eval_names_a_cases_file_that_is_not_utf8(tmp_path: Path) -> None:
+    cases = tmp_path / "cases.yaml"
+    cases.write_bytes('- {q: "доставка", expect: null}\n'.encode("cp1251"))
+
+    result = CliRunner().invoke(faq, ["eval", "--faq", str(SHIPPED), "--lexical-only", str(cases)])
+
+    assert result.exit_code == 1
+    assert f"{cases}:1: the file is not UTF-8 text" in result.output
