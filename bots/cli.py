@@ -43,20 +43,24 @@ def _fail(message: str, code: int) -> NoReturn:
     sys.exit(code)
 
 
-def _settings(config_file: Path | None, **overrides: object) -> Settings:
+def _settings(config_file: Path | None, **options: object) -> Settings:
     """Settings from the command's ``--config``, else the one given before the command
-    (``otklik --config FILE run``), and the environment; a problem ends the command (exit 2)."""
+    (``otklik --config FILE run``), the environment and the command's own options (``--port``),
+    which win; a problem ends the command (exit 2) naming where the value came from."""
     if config_file is None:
         context = click.get_current_context(silent=True)
         config_file = context.meta.get(_CONFIG_FILE_KEY) if context is not None else None
     environ = dict(os.environ)
-    for key, value in overrides.items():
-        if value is not None:
-            environ[f"OTKLIK_{key.upper()}"] = str(value)
+    given = {f"OTKLIK_{key.upper()}": key for key, value in options.items() if value is not None}
+    for variable, key in given.items():
+        environ[variable] = str(options[key])
     try:
         return load_settings(config_file, environ)
     except ConfigError as exc:
-        _fail(str(exc), 2)
+        message = str(exc)
+        for variable, key in given.items():
+            message = message.replace(f"environment variable {variable}:", f"--{key}:")
+        _fail(message, 2)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -146,3 +146,12 @@ def test_faq_gaps_with_an_unreachable_database_says_so_in_one_line(tmp_path: Pat
         "Error: database postgresql+asyncpg://u@127.0.0.1:1/x is unreachable: "
         "ConnectionRefusedError: [Errno 111] Connect call failed ('127.0.0.1', 1)"
     ]
+
+
+def test_a_bad_option_is_named_as_the_option(tmp_path: Path) -> None:
+    result = _run("run", "--port", "70000", cwd=tmp_path)
+
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "otklik: --port: port: Input should be less than or equal to 65535 (got '70000')"
+    )
