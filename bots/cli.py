@@ -136,6 +136,7 @@ def run(config_file: Path | None, host: str | None, port: int | None) -> None:
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    _fail_if_taken(settings.host, settings.port)
     try:
         web.run_app(
             build_app(settings),
@@ -151,6 +152,29 @@ def run(config_file: Path | None, host: str | None, port: int | None) -> None:
         if isinstance(exc, socket.gaierror) or exc.errno in _LISTEN_ERRORS:
             _fail(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror}", 1)
         _fail(f"start-up failed: {exc}", 1)  # e.g. a file it needs could not be read
+
+
+def _fail_if_taken(host: str, port: int) -> None:
+    """End at once when the address is taken, not after the FAQ and the encoder have loaded.
+
+    A probe: the server binds again when it starts (another process may take the port
+    meanwhile, and then that bind fails as before). Only "in use" and "not allowed" end it
+    here; anything else is left for the server's own bind to report.
+    """
+    try:
+        addresses = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+    except socket.gaierror as exc:
+        _fail(f"cannot listen on {host}:{port}: {exc.strerror}", 1)
+    for family, kind, proto, _, address in addresses:
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as aiohttp does
+            try:
+                probe.bind(address)
+            except OSError as exc:
+                if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+                    _fail(f"cannot listen on {host}:{port}: {exc.strerror}", 1)
 
 
 @cli.group()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -155,3 +156,16 @@ def test_a_bad_option_is_named_as_the_option(tmp_path: Path) -> None:
     assert result.stderr.strip() == (
         "otklik: --port: port: Input should be less than or equal to 65535 (got '70000')"
     )
+
+
+def test_a_port_in_use_ends_run_at_once_with_one_line(tmp_path: Path) -> None:
+    # Said before the FAQ and its encoder load, not after the start-up they take.
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        result = _run("run", "--port", str(port), cwd=tmp_path)
+
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f"otklik: cannot listen on 127.0.0.1:{port}: Address already in use"
+    )
+    assert not (tmp_path / "otklik.db").exists()  # nothing was started
