@@ -6,6 +6,11 @@ shopper: text and/or photo
 bot:     «Спасибо! Ваш отзыв записан…» + menu                     → top level
 shopper: (a sticker, an empty message)
 bot:     «Отзыв не получил — в нём нет ни текста, ни фото…» [↩️ В меню]
+shopper: (a button under an earlier message)
+bot:     what that button does                                    → top level
+
+While the step waits, words that mean something elsewhere are feedback here: «человек на кассе
+нагрубил» calls nobody, «Меню ужасное» opens nothing, a phone number is part of the text.
 """
 
 from __future__ import annotations
@@ -34,6 +39,9 @@ class FeedbackFlow(Flow):
             turn.say(turn.t("feedback.prompt"), [turn.button("menu.back", MENU)])
             return True
         if turn.step != Step.AWAITING:
+            return False
+        if turn.payload is not None:  # a button under an earlier message: it is not feedback
+            turn.goto(None)
             return False
         photos = tuple(a for a in turn.message.attachments if isinstance(a, Photo))
         if not turn.text and not photos:

@@ -4,8 +4,11 @@
     bot:     «Передаю разговор оператору…» [✖️ Отменить]        → step handoff.waiting
     shopper: (anything while waiting)
     bot:     «Вы уже в очереди…» [✖️ Отменить]
-    shopper: [✖️ Отменить]
+    shopper: [✖️ Отменить]   (also after «меню» left the step, while the request is open)
     bot:     «Запрос отменён» + menu                                → top level
+
+The request's reason is its own text when that says why («оператор, у меня дважды списали
+деньги»), else the question asked since the last /start or «меню».
 
 The request itself is kept by whoever handles :class:`HandoffRequested` (``handoff/``); the
 operator's side of the conversation is not this flow's business.
@@ -17,6 +20,7 @@ from enum import StrEnum
 
 from dialogs.events import HandoffCancelled, HandoffRequested
 from dialogs.flows.base import Flow
+from dialogs.flows.feedback import Step as FeedbackStep
 from dialogs.flows.menu import HANDOFF, show_menu
 from dialogs.turn import Turn
 from dialogs.words import command_words
@@ -38,6 +42,12 @@ _PERSON_WORDS = frozenset(
 )  # fmt: skip
 
 
+_REQUESTED = "handoff_requested"
+"""Data key: a request was made and not cancelled here (the cancel button outlives the step)."""
+_REASON_WORDS = 4
+"""A request of at least this many words carries its own reason."""
+
+
 def asks_for_person(text: str) -> bool:
     """A short message that names a person to talk to («оператор», «позовите человека»)."""
     return bool(command_words(text) & _PERSON_WORDS)
@@ -49,13 +59,18 @@ class HandoffFlow(Flow):
     async def handle(self, turn: Turn) -> bool:
         waiting = turn.step == Step.WAITING
         if turn.payload == CANCEL:
-            if waiting:
+            # The button stays under an old message after «меню» left the waiting step: it
+            # still cancels the request that is open.
+            if waiting or turn.data.pop(_REQUESTED, False):
                 turn.emit(HandoffCancelled(turn.conversation_id, turn.now))
                 show_menu(turn, turn.t("handoff.cancelled"))
             else:
                 show_menu(turn)
             return True
-        if turn.payload == HANDOFF or asks_for_person(turn.text):
+        # While feedback is being written, the words are feedback («человек на кассе
+        # нагрубил»), not a request: only the button asks for a person there.
+        by_text = turn.step != FeedbackStep.AWAITING and asks_for_person(turn.text)
+        if turn.payload == HANDOFF or by_text:
             if not waiting:
                 self._request(turn)
             else:
@@ -67,7 +82,11 @@ class HandoffFlow(Flow):
         return False
 
     def _request(self, turn: Turn) -> None:
-        reason = turn.data.get("last_question")
+        # «оператор, у меня дважды списали деньги» says why itself; «оператор» alone does not,
+        # and then the question the shopper asked last is the best guess.
+        said = turn.text if len(turn.text.split()) >= _REASON_WORDS else None
+        reason = said or turn.data.get("last_question")
+        turn.data[_REQUESTED] = True
         turn.emit(
             HandoffRequested(
                 conversation_id=turn.conversation_id,

@@ -44,11 +44,14 @@ class MenuFlow(Flow):
 
     async def handle(self, turn: Turn) -> bool:
         deeplink = turn.message.deeplink_payload
-        words = command_words(turn.text, limit=2)
+        # Inside a step the message is usually its answer («Меню ужасное» is feedback): there
+        # only a menu word on its own leaves it; at the top level «меню пожалуйста» does too.
+        words = command_words(turn.text, limit=2 if turn.step is None else 1)
         if turn.payload != MENU and deeplink is None and not (words & _MENU_WORDS):
             return False
         if deeplink:
             turn.data["entry"] = deeplink
+        turn.data.pop("last_question", None)  # a fresh start: an old question is no reason
         greeting = turn.t("menu.greeting") if "/start" in words or deeplink else None
         show_menu(turn, greeting)
         return True

@@ -11,6 +11,7 @@ from __future__ import annotations
 from bots.messages import SharedContact
 from dialogs.events import PhoneShared
 from dialogs.flows.base import Flow
+from dialogs.flows.feedback import Step as FeedbackStep
 from dialogs.flows.menu import show_menu
 from dialogs.turn import Turn
 from storage.customers import normalize_phone
@@ -27,7 +28,10 @@ class PhoneFlow(Flow):
             return False
         message = turn.message
         turn.emit(PhoneShared(message.channel, message.user_id, phone, turn.now))
-        show_menu(turn, turn.t("phone.saved", phone=phone))
+        if turn.step is None:
+            show_menu(turn, turn.t("phone.saved", phone=phone))
+        else:  # e.g. waiting for an operator: the number is kept, the place in the queue too
+            turn.say(turn.t("phone.saved", phone=phone))
         return True
 
     @staticmethod
@@ -38,6 +42,7 @@ class PhoneFlow(Flow):
                     return None
                 return normalize_phone(attachment.phone)
         text = turn.text
-        if text and len(text) <= 24:
+        # A typed number is feedback while feedback is being written (a number to call back).
+        if text and len(text) <= 24 and turn.step != FeedbackStep.AWAITING:
             return normalize_phone(text)
         return None

@@ -69,6 +69,7 @@ class QuestionFlow(Flow):
         if not turn.text:
             return False
         if len(turn.text) > self._max_length:
+            turn.data["last_question"] = turn.text[:500]  # what a person asked for now sees
             turn.say(
                 turn.t("question.too_long", limit=self._max_length), *self._alternatives(turn)
             )

@@ -281,3 +281,85 @@ async def test_unanswered_questions_are_kept_for_content_staff(
     assert [(g.text, g.channel, g.outcome) for g in gaps] == [
         ("как оформить ипотеку", "webchat", "fallback")
     ]
+
+
+async def test_feedback_that_names_a_person_or_the_menu_is_kept_as_feedback(
+    make_settings: SettingsFactory, start_app
+) -> None:
+    # Words that mean "a person" or "menu" elsewhere are what the shopper has to say here.
+    app = await _app(make_settings, start_app)
+    shopper = WebChatShopper(app.client)
+    start = await shopper.send("/start")
+    await shopper.press("отзыв", start)
+    about_a_person = await shopper.send("Человек на кассе нагрубил мне сегодня")
+    await shopper.press("отзыв", start)
+    about_the_menu = await shopper.send("Меню ужасное")
+
+    assert "Спасибо" in texts_of(about_a_person)
+    assert "Спасибо" in texts_of(about_the_menu)
+    feedback = await _rows(app, Feedback)
+    assert [f.text for f in feedback] == ["Человек на кассе нагрубил мне сегодня", "Меню ужасное"]
+    assert await _rows(app, HandoffRequest) == []
+
+
+async def test_an_older_button_pressed_while_writing_feedback_does_what_it_says(
+    make_settings: SettingsFactory, start_app
+) -> None:
+    app = await _app(make_settings, start_app)
+    shopper = WebChatShopper(app.client)
+    start = await shopper.send("/start")
+    await shopper.press("отзыв", start)
+
+    prompt = await shopper.press("Задать вопрос", start)  # a button under the greeting
+    after = await shopper.send("Кассир был вежлив")
+
+    assert "Напишите ваш вопрос" in texts_of(prompt)
+    assert "Спасибо! Ваш отзыв" not in texts_of(after)  # the feedback step was left
+    assert await _rows(app, Feedback) == []
+
+
+async def test_a_phone_number_typed_while_waiting_keeps_the_place_in_the_queue(
+    make_settings: SettingsFactory, start_app
+) -> None:
+    app = await _app(make_settings, start_app)
+    shopper = WebChatShopper(app.client)
+    await shopper.send("оператор")
+
+    saved = await shopper.send("+7 912 345-67-89")
+    still = await shopper.send("у меня пропал заказ")
+
+    assert "+79123456789" in texts_of(saved)
+    assert "уже в очереди" in texts_of(still)
+    assert [r.status for r in await _rows(app, HandoffRequest)] == ["waiting"]
+
+
+async def test_the_cancel_button_still_cancels_after_the_shopper_opened_the_menu(
+    make_settings: SettingsFactory, start_app
+) -> None:
+    app = await _app(make_settings, start_app)
+    shopper = WebChatShopper(app.client)
+    queued = await shopper.send("оператор")
+    await shopper.send("меню")
+
+    cancelled = await shopper.press("Отменить", queued)
+
+    assert "отменён" in texts_of(cancelled)
+    assert [r.status for r in await _rows(app, HandoffRequest)] == ["cancelled"]
+
+
+async def test_a_handoff_request_carries_the_shoppers_own_reason_not_an_old_question(
+    make_settings: SettingsFactory, start_app
+) -> None:
+    app = await _app(make_settings, start_app)
+    said_why = WebChatShopper(app.client)
+    await said_why.send("Как вернуть товар?")
+    await said_why.send("/start")
+    await said_why.send("оператор, у меня списали деньги дважды")
+    fresh_start = WebChatShopper(app.client)
+    await fresh_start.send("Как вернуть товар?")
+    await fresh_start.send("/start")
+    await fresh_start.send("оператор")
+
+    reasons = sorted((r.reason or "-") for r in await _rows(app, HandoffRequest))
+
+    assert reasons == ["-", "оператор, у меня списали деньги дважды"]
