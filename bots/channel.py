@@ -208,8 +208,14 @@ class Channel(ABC):
         return None
 
     @abstractmethod
-    async def send(self, chat_id: str, reply: Reply) -> SentMessage:
-        """Deliver one reply; raise :class:`SendError` (or :class:`RetryAfter`) when refused."""
+    async def send(self, chat_id: str, reply: Reply, *, key: int | None = None) -> SentMessage:
+        """Deliver one reply; raise :class:`SendError` (or :class:`RetryAfter`) when refused.
+
+        ``key`` is the same each time this reply is sent (the first time and every resend by
+        the retry job): a platform that drops repeated sends by an id of the caller's (VK's
+        ``random_id``) derives it from the key, so a resend of a message that did arrive
+        although its answer was lost is not shown twice. Others ignore it.
+        """
 
     @staticmethod
     def numbered_buttons(reply: Reply) -> str:

@@ -11,6 +11,7 @@ shopper still reads them in order.
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -20,7 +21,7 @@ from dialogs.clock import Clock
 from storage.journal import MessageJournal
 from storage.records import OutgoingRecord
 
-__all__ = ["Delivery", "Outbox"]
+__all__ = ["Delivery", "Outbox", "new_send_key", "part_key"]
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,8 @@ class Delivery:
     sent: SentMessage | None
     error: SendError | None
     attempted: bool = True
+    key: int | None = None
+    """The reply's send key (see :meth:`Channel.send`), kept with its record for resends."""
 
 
 class Outbox:
@@ -64,17 +67,17 @@ class Outbox:
         sent now: the replies are recorded as held and the retry job sends them after it.
         """
         deliveries: list[Delivery] = []
-        pending = list(replies)
+        pending = [(reply, new_send_key()) for reply in replies]
         while pending:
-            reply = pending.pop(0)
+            reply, key = pending.pop(0)
             before = deliveries[-1].error if deliveries else None
             if queue_behind or (before is not None and before.retryable):
                 held = SendError(
                     "held", "not sent: an earlier reply awaits a retry", retryable=True
                 )
-                deliveries.append(Delivery(reply, None, held, attempted=False))
+                deliveries.append(Delivery(reply, None, held, attempted=False, key=key))
             else:
-                done, rest = await self._send(channel, chat_id, reply)
+                done, rest = await self._send(channel, chat_id, reply, key)
                 deliveries.extend(done)
                 pending[:0] = rest  # the parts of a reply refused midway, as replies of their own
         now = self._clock.now()
@@ -91,6 +94,7 @@ class Outbox:
                     retryable=delivery.error.retryable if delivery.error else False,
                     attempted=delivery.attempted,
                     author=author,
+                    send_key=delivery.key,
                 )
                 for delivery in deliveries
             ]
@@ -98,31 +102,53 @@ class Outbox:
         return deliveries
 
     async def _send(
-        self, channel: Channel, chat_id: str, reply: Reply
-    ) -> tuple[list[Delivery], list[Reply]]:
+        self, channel: Channel, chat_id: str, reply: Reply, key: int
+    ) -> tuple[list[Delivery], list[tuple[Reply, int]]]:
         """The deliveries of ``reply``, and the parts of it still to send if refused midway."""
         retries = 0
         while True:
             try:
-                return [Delivery(reply, await channel.send(chat_id, reply), None)], []
+                sent = await channel.send(chat_id, reply, key=key)
+                return [Delivery(reply, sent, None, key=key)], []
             except RetryAfter as exc:
                 if retries >= self._max_rate_retries:
                     log.warning(
                         "%s chat %s: still rate-limited, kept as failed", channel.name, chat_id
                     )
-                    return [Delivery(reply, None, exc)], []
+                    return [Delivery(reply, None, exc, key=key)], []
                 retries += 1
                 log.info("%s asked to wait %.1f s before sending", channel.name, exc.seconds)
                 await self._clock.sleep(exc.seconds)
             except SendError as exc:
                 log.warning("%s chat %s: send refused: %s", channel.name, chat_id, exc)
-                return _split(reply, exc)
+                return _split(reply, exc, key)
             except Exception as exc:  # a network failure must not lose the reply's record
                 log.exception("%s chat %s: send failed", channel.name, chat_id)
-                return [Delivery(reply, None, SendError("error", repr(exc), retryable=True))], []
+                error = SendError("error", repr(exc), retryable=True)
+                return [Delivery(reply, None, error, key=key)], []
 
 
-def _split(reply: Reply, error: SendError) -> tuple[list[Delivery], list[Reply]]:
+_PART_ROOM = 2**16
+"""Keys leave this much room below 2**31 for ``part_key`` (a reply has far fewer parts)."""
+
+
+def new_send_key() -> int:
+    """A fresh send key, never 0, that stays a 32-bit integer with any part's offset."""
+    return secrets.randbelow(2**31 - _PART_ROOM) + 1
+
+
+def part_key(key: int, index: int) -> int:
+    """The key of part ``index`` of a reply sent with ``key``, kept on its own.
+
+    A channel derives part ``i``'s own id (VK's ``random_id``) from ``key + i``, so a part
+    resent on its own with this key, as its only part, gets the id it was first sent with.
+    """
+    return key + index
+
+
+def _split(
+    reply: Reply, error: SendError, key: int
+) -> tuple[list[Delivery], list[tuple[Reply, int]]]:
     """One record per message when a reply was refused after part of it got through.
 
     The parts the shopper already has are recorded as sent and the refused part carries the
@@ -130,7 +156,12 @@ def _split(reply: Reply, error: SendError) -> tuple[list[Delivery], list[Reply]]
     wait behind a refusal that may pass and a retry sends only what is missing.
     """
     if not error.delivered:
-        return [Delivery(reply, None, error)], []
+        return [Delivery(reply, None, error, key=key)], []
     refused, *rest = error.undelivered or (reply,)
-    sent = [Delivery(part, message, None) for part, message in error.delivered]
-    return [*sent, Delivery(refused, None, error)], rest
+    done = len(error.delivered)
+    sent = [
+        Delivery(part, message, None, key=part_key(key, index))
+        for index, (part, message) in enumerate(error.delivered)
+    ]
+    later = [(part, part_key(key, done + 1 + index)) for index, part in enumerate(rest)]
+    return [*sent, Delivery(refused, None, error, key=part_key(key, done))], later

@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 from bots.channel import Channel, RetryAfter, SendError
 from bots.layout import CONTINUED
 from bots.messages import Reply
+from bots.outbox import part_key
 from config.settings import OutboxSettings
 from dialogs.clock import Clock
 from storage.records import PendingReply
@@ -127,7 +128,7 @@ class RetryJob:
             return False
         wait = 0.0
         try:
-            sent = await channel.send(pending.chat_id, pending.reply)
+            sent = await channel.send(pending.chat_id, pending.reply, key=pending.send_key)
         except RetryAfter as exc:
             error: SendError = exc
             wait = exc.seconds
@@ -170,18 +171,24 @@ class RetryJob:
     ) -> None:
         """Refused after some parts got through: those are recorded as sent, and the row is
         narrowed to the rest, so the next resend does not repeat what the shopper has."""
+        delivered = error.delivered or ()
+        key = pending.send_key
         async with self._uow() as uow:
             if not await uow.messages.narrow_to_rest(
-                pending.id, _rest(error.undelivered or ()), held_until=held_until
+                pending.id,
+                _rest(error.undelivered or ()),
+                held_until=held_until,
+                send_key=part_key(key, len(delivered)) if key is not None else None,
             ):
                 return  # no longer ours: the worker that took it records what it sends
-            for part, sent in error.delivered or ():
+            for index, (part, sent) in enumerate(delivered):
                 await uow.messages.add_outgoing(
                     pending.conversation_id,
                     pending.channel,
                     part,
                     now,
                     source_id=sent.source_id,
+                    send_key=part_key(key, index) if key is not None else None,
                 )
             await uow.commit()
 

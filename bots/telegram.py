@@ -389,7 +389,7 @@ class TelegramChannel(Channel):
             return self._problem or "polling stopped"  # the reason it stopped, when known
         return self._problem
 
-    async def send(self, chat_id: str, reply: Reply) -> SentMessage:
+    async def send(self, chat_id: str, reply: Reply, *, key: int | None = None) -> SentMessage:
         """Deliver ``reply`` as one or more messages; the id returned is the last one's.
 
         Until the first message is in the chat, a 429 is raised as :class:`RetryAfter`, so the

@@ -367,7 +367,7 @@ class ViberChannel(Channel):
         if self._registering is not None:
             await asyncio.shield(self._registering)
 
-    async def send(self, chat_id: str, reply: Reply) -> SentMessage:
+    async def send(self, chat_id: str, reply: Reply, *, key: int | None = None) -> SentMessage:
         welcome = _welcome.get()
         if welcome is not None and welcome.chat_id == chat_id:
             return self._keep_welcome(welcome, reply)

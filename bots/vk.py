@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import logging
 import secrets
@@ -442,18 +443,18 @@ class VkChannel(Channel):
             return "long polling stopped"
         return self._problem
 
-    async def send(self, chat_id: str, reply: Reply) -> SentMessage:
+    async def send(self, chat_id: str, reply: Reply, *, key: int | None = None) -> SentMessage:
         try:
             peer_id = int(chat_id)
         except ValueError:
             raise SendError("400", f"{chat_id!r} is not a VK peer id") from None
         pieces = layout.fit(reply, layout.VK)
         done: list[tuple[Reply, SentMessage]] = []
-        for piece in pieces:
+        for index, piece in enumerate(pieces):
             params: dict[str, Any] = {
                 "peer_id": peer_id,
                 "message": piece.text,
-                "random_id": secrets.randbelow(2**31 - 1) + 1,  # kept across retries
+                "random_id": _random_id(key, index),  # the same in every resend
             }
             if piece.buttons:
                 params["keyboard"] = keyboard_json(piece.buttons)
@@ -680,3 +681,17 @@ class VkChannel(Channel):
                 if self._problem is not None and self._problem.startswith("handling an event"):
                     self._problem = None
                 return
+
+
+def _random_id(key: int | None, index: int) -> int:
+    """VK's ``random_id`` for message ``index`` of a reply: VK drops a second send with it.
+
+    From the reply's send key plus the message's place in it, so every part of a long reply
+    has its own, and a part the outbox keeps on its own (with the key ``key + index``, see
+    :func:`bots.outbox.part_key`) is resent with the id it was first sent with. Without a
+    key, a random one.
+    """
+    if key is None:
+        return secrets.randbelow(2**31 - 1) + 1
+    digest = hashlib.sha256(str(key + index).encode()).digest()
+    return int.from_bytes(digest[:4], "big") % (2**31 - 1) + 1

@@ -72,7 +72,7 @@ class WebChatChannel(Channel):
         # ends up in access logs (aiohttp's, a reverse proxy's); a body does not.
         app.router.add_post("/api/webchat/history", self._history)
 
-    async def send(self, chat_id: str, reply: Reply) -> SentMessage:
+    async def send(self, chat_id: str, reply: Reply, *, key: int | None = None) -> SentMessage:
         # The reply travels in the HTTP response (or is read from history); nothing to call.
         return SentMessage(source_id=f"web-{secrets.token_hex(8)}")
 

@@ -504,6 +504,7 @@ _OUTGOING_KEYS = (
     "retryable",
     "attempts",
     "next_attempt_at",
+    "send_key",
     "created_at",
 )
 """The columns of :func:`outgoing_values` (the replies' INSERT names them)."""
@@ -546,6 +547,7 @@ def outgoing_values(record: OutgoingRecord) -> dict[str, Any]:
         "retryable": waits,
         "attempts": 1 if record.attempted else 0,
         "next_attempt_at": record.created_at if waits else None,
+        "send_key": record.send_key,
         "created_at": record.created_at,
     }
 

@@ -37,6 +37,7 @@ class MessageRepository:
         retryable: bool = False,
         attempted: bool = True,
         author: str = "bot",
+        send_key: int | None = None,
     ) -> int:
         """Record one reply (see :class:`OutgoingRecord`) and return its id."""
         record = OutgoingRecord(
@@ -50,6 +51,7 @@ class MessageRepository:
             retryable=retryable,
             attempted=attempted,
             author=author,
+            send_key=send_key,
         )
         row = Message(**outgoing_values(record))
         self._session.add(row)
@@ -110,6 +112,7 @@ class MessageRepository:
                 reply=_reply_from(row),
                 attempts=row.attempts,
                 held_until=hold_until,
+                send_key=row.send_key,
             )
             for row, chat_id in rows
         ]
@@ -170,8 +173,11 @@ class MessageRepository:
             )
         )
 
-    async def narrow_to_rest(self, message_id: int, rest: Reply, *, held_until: datetime) -> bool:
-        """A claimed reply of which the shopper now has the first parts: keep only ``rest``.
+    async def narrow_to_rest(
+        self, message_id: int, rest: Reply, *, held_until: datetime, send_key: int | None = None
+    ) -> bool:
+        """A claimed reply of which the shopper now has the first parts: keep only ``rest``
+        (and ``send_key``, the key of its first part).
 
         The row keeps its place (its id), so what is left still goes before the replies held
         behind it. Only while this worker's claim (``held_until``) is the row's.
@@ -179,7 +185,7 @@ class MessageRepository:
         result = await self._session.execute(
             update(Message)
             .where(Message.id == message_id, Message.next_attempt_at == held_until)
-            .values(**reply_columns(rest))
+            .values(**reply_columns(rest), send_key=send_key)
         )
         return _changed(result) == 1
 

@@ -186,6 +186,8 @@ class Message(Base):
     # tried, and when the retry job tries again (None: nothing to retry, or it gave up).
     retryable: Mapped[bool] = mapped_column(default=False, server_default=false())
     attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    # The reply's send key: the retry job resends with it, so VK can drop a copy (random_id).
+    send_key: Mapped[int | None] = mapped_column(Integer)
     next_attempt_at: Mapped[datetime | None]
     raw: Mapped[dict[str, Any] | None]
     created_at: Mapped[datetime]

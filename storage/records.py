@@ -46,6 +46,8 @@ class OutgoingRecord:
     retryable: bool = False
     attempted: bool = True
     author: str = "bot"
+    send_key: int | None = None
+    """The key the reply was (or will be) sent with; the retry job sends it with the same."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +83,8 @@ class PendingReply:
     attempts: int
     held_until: datetime
     """The claim: the row's ``next_attempt_at`` while this worker holds it."""
+    send_key: int | None = None
+    """The key of the first attempt (see :meth:`bots.channel.Channel.send`)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ from redis.asyncio import Redis
 
 from bots.channel import RetryAfter, SendError
 from bots.messages import Button, Reply
+from bots.outbox import part_key
 from bots.vk import VkChannel
 from dialogs.clock import ManualClock
 from storage.ratelimit import RedisRateLimiter
@@ -129,6 +130,60 @@ async def test_a_timed_out_send_is_sent_again_with_the_same_random_id_and_delive
     assert [m["message"] for m in vk.delivered] == ["Ваш запрос принят"]
     assert sent.source_id == "1001"
     assert clock.sleeps == [0.5]
+
+
+async def test_a_resend_by_the_retry_job_is_dropped_by_vk_when_the_first_one_arrived(
+    vk: VkApiStandIn, channel: VkChannel
+) -> None:
+    # VK took the message every time but never answered: the reply waits for the retry job,
+    # which sends it again with the same key, so VK sees the same random_id and drops it.
+    for _ in range(3):
+        vk.answer("messages.send", hang=True)
+    reply = Reply("Ваш запрос принят")
+
+    with pytest.raises(SendError) as lost:
+        await channel.send(ANNA, reply, key=42)
+    await channel.send(ANNA, reply, key=42)  # the retry job, later
+    await channel.send(ANNA, reply, key=43)  # another reply with the same text
+
+    first_attempt, *_, resend, other = vk.calls["messages.send"]
+    assert lost.value.retryable
+    assert resend["random_id"] == first_attempt["random_id"]
+    assert other["random_id"] != first_attempt["random_id"]
+    assert [m["message"] for m in vk.delivered] == ["Ваш запрос принят"] * 2
+
+
+async def test_each_piece_of_a_long_reply_has_its_own_random_id(
+    vk: VkApiStandIn, channel: VkChannel
+) -> None:
+    await channel.send(ANNA, Reply("слово " * 1500), key=42)
+
+    ids = [call["random_id"] for call in vk.calls["messages.send"]]
+    assert len(ids) > 1
+    assert len(set(ids)) == len(ids)
+
+
+async def test_a_part_kept_on_its_own_is_resent_with_the_id_it_was_first_sent_with(
+    vk: VkApiStandIn, channel: VkChannel
+) -> None:
+    # The second message of a long reply is taken by VK, but its answer never comes: the
+    # outbox keeps that part as a reply of its own with the part's key, and the retry job's
+    # resend must carry the random_id VK already saw.
+    vk.answer("messages.send")  # the first part goes through
+    for _ in range(3):
+        vk.answer("messages.send", hang=True)
+    reply = Reply("первая часть " * 400 + "\n" + "вторая часть " * 200)
+
+    with pytest.raises(SendError) as refused:
+        await channel.send(ANNA, reply, key=1000)
+    [(second_part)] = refused.value.undelivered or ()
+    await channel.send(ANNA, second_part, key=part_key(1000, 1))
+
+    first, second, *_, resend = vk.calls["messages.send"]
+    assert len(refused.value.delivered or ()) == 1
+    assert first["random_id"] != second["random_id"]
+    assert resend["random_id"] == second["random_id"]
+    assert len(vk.delivered) == 2  # each part once
 
 
 @pytest.mark.parametrize(

@@ -106,6 +106,27 @@ async def test_a_claimed_reply_comes_back_with_its_buttons_and_image(database: D
     assert pending.attempts == 1
 
 
+async def test_a_claimed_reply_keeps_the_key_it_was_first_sent_with(database: Database) -> None:
+    # VK drops a resend with the random_id of the first attempt: the key must come back.
+    conversation_id = await _conversation(database)
+    async with database.uow() as uow:
+        await uow.messages.add_outgoing(
+            conversation_id,
+            "telegram",
+            Reply("Ваш запрос принят"),
+            T0,
+            source_id=None,
+            error_code="timeout",
+            retryable=True,
+            send_key=1_234_567,
+        )
+        await uow.commit()
+
+    async with database.uow() as uow:
+        [pending] = await uow.messages.claim_due_for_retry(T0, channels=TELEGRAM, hold_until=HOLD)
+    assert pending.send_key == 1_234_567
+
+
 async def test_only_the_earliest_waiting_reply_of_a_conversation_is_due(
     database: Database,
 ) -> None:
