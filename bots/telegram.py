@@ -475,13 +475,21 @@ class TelegramChannel(Channel):
         await self._handle(update, body)
         return web.json_response({"ok": True})
 
-    async def _handle(self, update: Update, raw: dict[str, Any] | None = None) -> None:
+    def _incoming(
+        self, update: Update, raw: dict[str, Any] | None = None
+    ) -> IncomingMessage | None:
+        """The shopper's message in ``update``, or None (logged) when it holds none for us."""
         message = to_incoming(update, bot_username=self._username, raw=raw)
         if message is None:
             log.info(
                 "Telegram update %s has no message or button press for this bot; ignored",
                 update.update_id,
             )
+        return message
+
+    async def _handle(self, update: Update, raw: dict[str, Any] | None = None) -> None:
+        message = self._incoming(update, raw)
+        if message is None:
             return
         query = update.callback_query
         if query is not None:
@@ -560,12 +568,8 @@ class TelegramChannel(Channel):
     async def _take_until_done(self, update: Update | _Skipped, backoff: Backoff) -> None:
         if isinstance(update, _Skipped):
             return
-        message = to_incoming(update, bot_username=self._username)
+        message = self._incoming(update)
         if message is None:
-            log.info(
-                "Telegram update %s has no message or button press for this bot; ignored",
-                update.update_id,
-            )
             return
         query = update.callback_query
         if query is not None:  # the spinner stops at once, and once however long storing takes
