@@ -538,10 +538,9 @@ class TelegramChannel(Channel):
             self._problem = None
             backoff.reset()
             for update in updates:
-                if update is not None:
-                    await self._take_until_done(update, backoff)
+                await self._take_until_done(update, backoff)
             if updates:
-                offset = max(_update_id(update) for update in updates) + 1
+                offset = max(update.update_id for update in updates) + 1
 
     def _each_update(self, batch: list[Any]) -> list[Update | _Skipped]:
         """A batch aiogram refused as a whole, parsed one update at a time.
@@ -556,7 +555,7 @@ class TelegramChannel(Channel):
             except ValidationError as exc:
                 update_id = item.get("update_id") if isinstance(item, dict) else None
                 if not isinstance(update_id, int):
-                    continue  # nothing to move the offset past: the rest of the batch is
+                    continue  # no id to move the offset past; the batch's others still do
                 log.error(
                     "Telegram update %s is not a Bot API update (%d errors); skipped",
                     update_id,
@@ -600,10 +599,6 @@ class _Skipped:
     """An update of a polled batch that could not be read: only its id, to move past it."""
 
     update_id: int
-
-
-def _update_id(update: Update | _Skipped) -> int:
-    return update.update_id
 
 
 def _batch_of(data: Any) -> list[Any] | None:
