@@ -61,7 +61,8 @@ class HandoffFlow(Flow):
         if turn.payload == CANCEL:
             # The button stays under an old message after «меню» left the waiting step: it
             # still cancels the request that is open.
-            if waiting or turn.data.pop(_REQUESTED, False):
+            requested = turn.data.pop(_REQUESTED, False)
+            if waiting or requested:
                 turn.emit(HandoffCancelled(turn.conversation_id, turn.now))
                 show_menu(turn, turn.t("handoff.cancelled"))
             else:

@@ -145,10 +145,12 @@ async def test_while_waiting_the_shopper_is_reminded_and_can_cancel(
     reminder = await shopper.send("ну где вы?")
     again = await shopper.send("человек")
     cancelled = await shopper.press("Отменить", queued)
+    once_more = await shopper.press("Отменить", queued)  # the old button, nothing left to cancel
 
     assert "уже в очереди" in texts_of(reminder)
     assert "уже в очереди" in texts_of(again)
     assert "отменён" in texts_of(cancelled)
+    assert "отменён" not in texts_of(once_more)
     requests = await _rows(app, HandoffRequest)
     assert [r.status for r in requests] == ["cancelled"]
 
@@ -342,8 +344,10 @@ async def test_the_cancel_button_still_cancels_after_the_shopper_opened_the_menu
     await shopper.send("меню")
 
     cancelled = await shopper.press("Отменить", queued)
+    again = await shopper.press("Отменить", queued)  # nothing is left to cancel
 
     assert "отменён" in texts_of(cancelled)
+    assert "отменён" not in texts_of(again)
     assert [r.status for r in await _rows(app, HandoffRequest)] == ["cancelled"]
 
 
