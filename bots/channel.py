@@ -30,6 +30,7 @@ __all__ = [
     "SendError",
     "backoff_delays",
     "parse_json",
+    "part_key",
     "same_secret",
     "stop_task",
 ]
@@ -74,6 +75,15 @@ def parse_json(data: str | bytes) -> Any:
     except RecursionError as exc:
         msg = "the JSON is nested too deeply"
         raise ValueError(msg) from exc
+
+
+def part_key(key: int | None, index: int) -> int | None:
+    """The send key of part ``index`` of a reply sent with ``key`` (see :meth:`Channel.send`).
+
+    A channel takes part ``i``'s own id from ``key + i``; a part kept and resent on its own
+    (as its only part) with this key gets the id it was first sent with. None stays None.
+    """
+    return None if key is None else key + index
 
 
 class SendError(Exception):

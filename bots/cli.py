@@ -158,8 +158,8 @@ def _fail_if_taken(host: str, port: int) -> None:
     """End at once when the address is taken, not after the FAQ and the encoder have loaded.
 
     A probe: the server binds again when it starts (another process may take the port
-    meanwhile, and then that bind fails as before). Only "in use" and "not allowed" end it
-    here; anything else is left for the server's own bind to report.
+    meanwhile, and then that bind fails as before). Only the errors of binding end it here;
+    anything else is left for the server's own bind to report.
     """
     try:
         addresses = socket.getaddrinfo(
@@ -173,7 +173,7 @@ def _fail_if_taken(host: str, port: int) -> None:
             try:
                 probe.bind(address)
             except OSError as exc:
-                if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+                if exc.errno in _LISTEN_ERRORS:
                     _fail(f"cannot listen on {host}:{port}: {exc.strerror}", 1)
 
 

@@ -15,13 +15,13 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bots.channel import Channel, RetryAfter, SendError
+from bots.channel import Channel, RetryAfter, SendError, part_key
 from bots.messages import Reply, SentMessage
 from dialogs.clock import Clock
 from storage.journal import MessageJournal
 from storage.records import OutgoingRecord
 
-__all__ = ["Delivery", "Outbox", "new_send_key", "part_key"]
+__all__ = ["Delivery", "Outbox", "new_send_key"]
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ class Outbox:
         sent now: the replies are recorded as held and the retry job sends them after it.
         """
         deliveries: list[Delivery] = []
-        pending = [(reply, new_send_key()) for reply in replies]
+        pending: list[tuple[Reply, int | None]] = [(reply, new_send_key()) for reply in replies]
         while pending:
             reply, key = pending.pop(0)
             before = deliveries[-1].error if deliveries else None
@@ -102,8 +102,8 @@ class Outbox:
         return deliveries
 
     async def _send(
-        self, channel: Channel, chat_id: str, reply: Reply, key: int
-    ) -> tuple[list[Delivery], list[tuple[Reply, int]]]:
+        self, channel: Channel, chat_id: str, reply: Reply, key: int | None
+    ) -> tuple[list[Delivery], list[tuple[Reply, int | None]]]:
         """The deliveries of ``reply``, and the parts of it still to send if refused midway."""
         retries = 0
         while True:
@@ -133,22 +133,14 @@ _PART_ROOM = 2**16
 
 
 def new_send_key() -> int:
-    """A fresh send key, never 0, that stays a 32-bit integer with any part's offset."""
+    """A fresh send key, never 0, that stays a 32-bit integer with any part's offset
+    (:func:`~bots.channel.part_key`)."""
     return secrets.randbelow(2**31 - _PART_ROOM) + 1
 
 
-def part_key(key: int, index: int) -> int:
-    """The key of part ``index`` of a reply sent with ``key``, kept on its own.
-
-    A channel derives part ``i``'s own id (VK's ``random_id``) from ``key + i``, so a part
-    resent on its own with this key, as its only part, gets the id it was first sent with.
-    """
-    return key + index
-
-
 def _split(
-    reply: Reply, error: SendError, key: int
-) -> tuple[list[Delivery], list[tuple[Reply, int]]]:
+    reply: Reply, error: SendError, key: int | None
+) -> tuple[list[Delivery], list[tuple[Reply, int | None]]]:
     """One record per message when a reply was refused after part of it got through.
 
     The parts the shopper already has are recorded as sent and the refused part carries the

@@ -22,10 +22,9 @@ import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
-from bots.channel import Channel, RetryAfter, SendError
+from bots.channel import Channel, RetryAfter, SendError, part_key
 from bots.layout import CONTINUED
 from bots.messages import Reply
-from bots.outbox import part_key
 from config.settings import OutboxSettings
 from dialogs.clock import Clock
 from storage.records import PendingReply
@@ -172,13 +171,12 @@ class RetryJob:
         """Refused after some parts got through: those are recorded as sent, and the row is
         narrowed to the rest, so the next resend does not repeat what the shopper has."""
         delivered = error.delivered or ()
-        key = pending.send_key
         async with self._uow() as uow:
             if not await uow.messages.narrow_to_rest(
                 pending.id,
                 _rest(error.undelivered or ()),
                 held_until=held_until,
-                send_key=part_key(key, len(delivered)) if key is not None else None,
+                send_key=part_key(pending.send_key, len(delivered)),
             ):
                 return  # no longer ours: the worker that took it records what it sends
             for index, (part, sent) in enumerate(delivered):
@@ -188,7 +186,7 @@ class RetryJob:
                     part,
                     now,
                     source_id=sent.source_id,
-                    send_key=part_key(key, index) if key is not None else None,
+                    send_key=part_key(pending.send_key, index),
                 )
             await uow.commit()
 

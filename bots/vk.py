@@ -54,6 +54,7 @@ from bots.channel import (
     SendError,
     backoff_delays,
     parse_json,
+    part_key,
     refused_after,
     same_secret,
     stop_task,
@@ -533,7 +534,7 @@ class VkChannel(Channel):
             log.warning("VK callback: a %s event without the right secret; refused", body["type"])
             return web.Response(status=403, text="wrong secret")
         try:
-            await self._take(body, acknowledge_when_stored=True)
+            await self._take(body)
         except MalformedEvent as exc:
             log.warning("VK callback: malformed %s event (%s); refused", body["type"], exc)
             return web.Response(status=400, text=f"malformed event: {exc}")
@@ -566,15 +567,11 @@ class VkChannel(Channel):
             return False
         return same_secret(given, secret.get_secret_value())
 
-    async def _take(
-        self, event: Mapping[str, Any], *, acknowledge_when_stored: bool = False
-    ) -> None:
-        """Dispatch one event; raises :class:`MalformedEvent`, and storage errors propagate.
-
-        With ``acknowledge_when_stored`` it returns once the message is stored, its turn
-        going on in the background; otherwise once the replies are sent (long poll takes
-        events one by one).
-        """
+    async def _take(self, event: Mapping[str, Any]) -> None:
+        """Take one event: returns once its message is stored, the turn going on in the
+        background (a callback answers "ok" then; long polling takes the next event, so one
+        chat's slow reply holds up no other). Raises :class:`MalformedEvent`; storage errors
+        propagate."""
         kind = event.get("type")
         if event.get("group_id") != self.group_id:
             log.warning(
@@ -587,11 +584,6 @@ class VkChannel(Channel):
         message = to_incoming(event)
         if message is None:
             log.info("VK %s event is not handled by the bot; ignored", kind)
-            return
-        if not acknowledge_when_stored:
-            if kind == "message_event":
-                await self._answer_button(event["object"])
-            await self.dispatch(message)
             return
         await self.hand_over(message)
         if kind == "message_event":  # stops the button's spinner; after the message is kept
@@ -686,12 +678,11 @@ class VkChannel(Channel):
 def _random_id(key: int | None, index: int) -> int:
     """VK's ``random_id`` for message ``index`` of a reply: VK drops a second send with it.
 
-    From the reply's send key plus the message's place in it, so every part of a long reply
-    has its own, and a part the outbox keeps on its own (with the key ``key + index``, see
-    :func:`bots.outbox.part_key`) is resent with the id it was first sent with. Without a
-    key, a random one.
+    From :func:`~bots.channel.part_key`, so every part of a long reply has its own, and a
+    part resent on its own gets the id it was first sent with. Without a key, a random one.
     """
+    key = part_key(key, index)
     if key is None:
         return secrets.randbelow(2**31 - 1) + 1
-    digest = hashlib.sha256(str(key + index).encode()).digest()
+    digest = hashlib.sha256(str(key).encode()).digest()
     return int.from_bytes(digest[:4], "big") % (2**31 - 1) + 1

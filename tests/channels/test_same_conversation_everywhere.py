@@ -143,14 +143,16 @@ class Vk:
     peer_id = 512345678
     chat_id = str(peer_id)
 
-    def __init__(self, api: VkApiStandIn) -> None:
+    def __init__(self, api: VkApiStandIn, app: AppHarness) -> None:
         self.api = api
+        self.app = app
         self.last: list[Said] = []
         self._read = 0
 
     async def _exchange(self, event: dict[str, Any]) -> list[Said]:
         await self.api.push(event)
-        await self.api.consumed()
+        await self.api.consumed()  # stored; now the turn
+        await self.app.services.channel("vk").finish_background()
         calls = self.api.calls["messages.send"][self._read :]
         self._read += len(calls)
         self.last = [
@@ -231,7 +233,7 @@ async def platform(
     elif name == "vk":
         async with VkApiStandIn() as vk:
             app = await start_app(make_settings(**vk.env(**common)))
-            yield app, Vk(vk)
+            yield app, Vk(vk, app)
             await app.client.close()
     else:
         async with ViberApiStandIn() as viber:

@@ -8,9 +8,8 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
-from bots.channel import RetryAfter, SendError
+from bots.channel import RetryAfter, SendError, part_key
 from bots.messages import Button, Reply
-from bots.outbox import part_key
 from bots.vk import VkChannel
 from dialogs.clock import ManualClock
 from storage.ratelimit import RedisRateLimiter
