@@ -109,13 +109,15 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
     bus = EventBus()
     HandoffDesk(database.uow).subscribe(bus)
     Recorders(database.uow).subscribe(bus)
-    # Order matters: the menu and a shared phone win over any step; a person asked for wins over
-    # feedback; whatever is left is a question, and the fallback explains the rest.
+    # Order matters: the menu wins over any step; while feedback is written, what the shopper
+    # types is feedback (FeedbackFlow lets buttons and shared contacts through); otherwise a
+    # shared phone and a person asked for come first; whatever is left is a question, and the
+    # fallback explains the rest.
     flows = [
         MenuFlow(),
+        FeedbackFlow(),
         PhoneFlow(),
         HandoffFlow(),
-        FeedbackFlow(),
         QuestionFlow(faq, settings.dialogs.max_question_length),
         FallbackFlow(),
     ]

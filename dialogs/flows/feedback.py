@@ -10,14 +10,15 @@ shopper: (a button under an earlier message)
 bot:     what that button does                                    → top level
 
 While the step waits, words that mean something elsewhere are feedback here: «человек на кассе
-нагрубил» calls nobody, «Меню ужасное» opens nothing, a phone number is part of the text.
+нагрубил» calls nobody, «Меню ужасное» opens nothing, a phone number is part of the text. (The
+engine asks this flow before the phone and handoff flows; only «меню» on its own comes first.)
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
 
-from bots.messages import Photo
+from bots.messages import Photo, SharedContact
 from dialogs.events import FeedbackLeft
 from dialogs.flows.base import Flow
 from dialogs.flows.menu import FEEDBACK, MENU, show_menu
@@ -40,7 +41,10 @@ class FeedbackFlow(Flow):
             return True
         if turn.step != Step.AWAITING:
             return False
-        if turn.payload is not None:  # a button under an earlier message: it is not feedback
+        shared = any(isinstance(a, SharedContact) for a in turn.message.attachments)
+        if turn.payload is not None or shared:
+            # A button (under an earlier message, or «позвать оператора») or a shared phone
+            # is not feedback: the step ends and the flow that owns it takes the message.
             turn.goto(None)
             return False
         photos = tuple(a for a in turn.message.attachments if isinstance(a, Photo))

@@ -20,7 +20,6 @@ from enum import StrEnum
 
 from dialogs.events import HandoffCancelled, HandoffRequested
 from dialogs.flows.base import Flow
-from dialogs.flows.feedback import Step as FeedbackStep
 from dialogs.flows.menu import HANDOFF, show_menu
 from dialogs.turn import Turn
 from dialogs.words import command_words
@@ -68,10 +67,7 @@ class HandoffFlow(Flow):
             else:
                 show_menu(turn)
             return True
-        # While feedback is being written, the words are feedback («человек на кассе
-        # нагрубил»), not a request: only the button asks for a person there.
-        by_text = turn.step != FeedbackStep.AWAITING and asks_for_person(turn.text)
-        if turn.payload == HANDOFF or by_text:
+        if turn.payload == HANDOFF or asks_for_person(turn.text):
             if not waiting:
                 self._request(turn)
             else:

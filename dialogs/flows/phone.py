@@ -11,7 +11,6 @@ from __future__ import annotations
 from bots.messages import SharedContact
 from dialogs.events import PhoneShared
 from dialogs.flows.base import Flow
-from dialogs.flows.feedback import Step as FeedbackStep
 from dialogs.flows.menu import show_menu
 from dialogs.turn import Turn
 from storage.customers import normalize_phone
@@ -42,7 +41,6 @@ class PhoneFlow(Flow):
                     return None
                 return normalize_phone(attachment.phone)
         text = turn.text
-        # A typed number is feedback while feedback is being written (a number to call back).
-        if text and len(text) <= 24 and turn.step != FeedbackStep.AWAITING:
+        if text and len(text) <= 24:
             return normalize_phone(text)
         return None
