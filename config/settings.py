@@ -13,7 +13,6 @@ from collections.abc import Mapping
 from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 import yaml
 from pydantic import (
@@ -25,6 +24,7 @@ from pydantic import (
     ValidationError,
     field_validator,
 )
+from redis.connection import parse_url
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -114,14 +114,11 @@ class RedisSettings(_Section):
     def _redis_url(cls, url: str | None) -> str | None:
         if not url:
             return url
-        parsed = urlsplit(url)
         try:
-            port_ok = parsed.port is None or 0 < parsed.port < 65536
-        except ValueError:
-            port_ok = False
-        if parsed.scheme not in {"redis", "rediss", "unix"} or not port_ok:
-            msg = "not a Redis URL; e.g. redis://127.0.0.1:6379/0"
-            raise ValueError(msg)
+            parse_url(url)  # type: ignore[no-untyped-call]  # redis-py reads it so in from_url
+        except ValueError as exc:
+            msg = f"not a Redis URL ({exc}); e.g. redis://127.0.0.1:6379/0"
+            raise ValueError(msg) from None
         return url
 
 
