@@ -228,7 +228,8 @@ class FaqMatcher:
         ):
             return MatchResult(Outcome.ANSWER, matches)
         if best >= s.suggest_threshold:
-            close = tuple(m for m in matches if m.score >= s.suggest_threshold)
+            floor = max(s.suggest_threshold, best - s.suggest_spread)
+            close = tuple(m for m in matches if m.score >= floor)
             return MatchResult(Outcome.SUGGEST, close)
         return MatchResult(Outcome.FALLBACK, matches)
 

@@ -75,6 +75,23 @@ def test_a_vague_message_suggests_the_closest_entries(matcher: FaqMatcher) -> No
     assert {m.entry_id for m in result.matches} & {"loyalty-card", "card-lost", "gift-cards"}
 
 
+def test_an_unsure_but_clear_winner_is_offered_alone(
+    matcher: FaqMatcher, shipped_faq: Faq, normalizer: Normalizer
+) -> None:
+    # Too unsure to answer, but one entry stands out: a button to it beats «not found», and
+    # padding it with entries far below would only make the shopper read more.
+    text = "есть в наличии гречка?"
+
+    result = matcher.match(text)
+    assert result.outcome is Outcome.SUGGEST
+    assert [m.entry_id for m in result.matches] == ["product-availability"]
+
+    old_floor = FaqMatcher(
+        shipped_faq, MatcherSettings(suggest_threshold=0.3), normalizer=normalizer
+    )
+    assert old_floor.match(text).outcome is Outcome.FALLBACK
+
+
 def test_a_paraphrase_without_shared_words_is_found_by_the_semantic_stage(
     matcher: FaqMatcher, lexical_matcher: FaqMatcher
 ) -> None:
