@@ -91,10 +91,15 @@ def _bot_languages(settings: Settings) -> frozenset[str]:
 
 
 def _gaps_source(url: str) -> Callable[[datetime | None], Awaitable[GapsData]]:
-    """Read unanswered questions and answer ratings from the configured database."""
+    """Read unanswered questions, suggestion picks and answer ratings from the database."""
 
     async def source(since: datetime | None) -> GapsData:
-        from faq.gaps import EntryFeedback, GapsData, UnansweredQuestion  # noqa: PLC0415
+        from faq.gaps import (  # noqa: PLC0415
+            EntryFeedback,
+            GapsData,
+            PickedSuggestion,
+            UnansweredQuestion,
+        )
         from storage.database import (  # noqa: PLC0415
             Database,
             DatabaseUnavailable,
@@ -113,11 +118,13 @@ def _gaps_source(url: str) -> Callable[[datetime | None], Awaitable[GapsData]]:
             async with database.uow() as uow:
                 questions = await uow.faq.unanswered_since(since)
                 ratings = await uow.faq.ratings_since(since)
+                picks = await uow.faq.picks_since(since)
         finally:
             await database.dispose()
         return GapsData(
             questions=[UnansweredQuestion(q.text, q.channel, q.at) for q in questions],
             feedback=[EntryFeedback(r.entry_id, r.helpful, r.unhelpful) for r in ratings],
+            picks=[PickedSuggestion(p.question, p.entry_id) for p in picks],
         )
 
     return source

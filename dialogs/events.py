@@ -19,6 +19,7 @@ __all__ = [
     "HandoffRequested",
     "PhoneShared",
     "QuestionUnanswered",
+    "SuggestionPicked",
 ]
 
 
@@ -64,6 +65,20 @@ class QuestionUnanswered:
 
 
 @dataclass(frozen=True, slots=True)
+class SuggestionPicked:
+    """The shopper tapped one of the entries suggested for their question.
+
+    The question and the entry tell content staff which wording to add to that entry's
+    ``questions``, so the next shopper who asks it is answered at once.
+    """
+
+    conversation_id: int
+    question: str
+    entry_id: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class AnswerRated:
     """The shopper said whether an FAQ answer helped."""
 
@@ -88,6 +103,7 @@ Event = (
     | HandoffCancelled
     | FeedbackLeft
     | QuestionUnanswered
+    | SuggestionPicked
     | AnswerRated
     | PhoneShared
 )

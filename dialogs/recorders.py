@@ -5,14 +5,20 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from dialogs.bus import EventBus
-from dialogs.events import AnswerRated, FeedbackLeft, PhoneShared, QuestionUnanswered
+from dialogs.events import (
+    AnswerRated,
+    FeedbackLeft,
+    PhoneShared,
+    QuestionUnanswered,
+    SuggestionPicked,
+)
 from storage.uow import UnitOfWork
 
 __all__ = ["Recorders"]
 
 
 class Recorders:
-    """Keeps feedback, unanswered questions, answer ratings and shared phones."""
+    """Keeps feedback, unanswered questions, suggestion picks, answer ratings and shared phones."""
 
     def __init__(self, uow: Callable[[], UnitOfWork]) -> None:
         self._uow = uow
@@ -21,6 +27,7 @@ class Recorders:
         """Listen for every event this class keeps."""
         bus.subscribe(FeedbackLeft, self.feedback_left)
         bus.subscribe(QuestionUnanswered, self.question_unanswered)
+        bus.subscribe(SuggestionPicked, self.suggestion_picked)
         bus.subscribe(AnswerRated, self.answer_rated)
         bus.subscribe(PhoneShared, self.phone_shared)
 
@@ -39,6 +46,11 @@ class Recorders:
                 suggestions=event.suggestions,
                 now=event.at,
             )
+            await uow.commit()
+
+    async def suggestion_picked(self, event: SuggestionPicked) -> None:
+        async with self._uow() as uow:
+            await uow.faq.add_pick(event.conversation_id, event.question, event.entry_id, event.at)
             await uow.commit()
 
     async def answer_rated(self, event: AnswerRated) -> None:

@@ -174,7 +174,10 @@ def eval_(
 def gaps(
     ctx: click.Context, since: datetime | None, from_file: Path | None, limit: int, as_json: bool
 ) -> None:
-    """Group unanswered questions into clusters, most asked first, with 👍/👎 per entry."""
+    """Group unanswered questions into clusters, most asked first, with 👍/👎 per entry.
+
+    Under a cluster: the suggested entries shoppers tapped for it, where its wordings belong.
+    """
     if since is not None and since.tzinfo is None:
         since = since.replace(tzinfo=UTC)
     if from_file is not None:
@@ -186,7 +189,9 @@ def gaps(
             raise click.ClickException("no storage configured: run via `otklik` or --from-file")
         data = asyncio.run(source(since))
     clusters = cluster_questions(
-        [q.text for q in data.questions], channels=[q.channel for q in data.questions]
+        [q.text for q in data.questions],
+        channels=[q.channel for q in data.questions],
+        picks=data.picks,
     )[:limit]
     if as_json:
         click.echo(json.dumps(_gaps_json(clusters, data.feedback), ensure_ascii=False))
@@ -197,6 +202,9 @@ def gaps(
         click.echo(
             f"{cluster.count:6}  {cluster.label}" + (f"  (also: {others})" if others else "")
         )
+        if cluster.picked:
+            taps = ", ".join(f"{entry} ×{count}" for entry, count in cluster.picked.items())
+            click.echo(f"        shoppers picked: {taps} (add these wordings to its questions)")
     if data.feedback:
         click.echo("\nFeedback per entry (👍 / 👎), most 👎 first:")
         for item in sorted(data.feedback, key=lambda f: (-f.unhelpful, f.entry_id)):
@@ -243,7 +251,13 @@ def _gaps_json(clusters: list[Cluster], feedback: Any) -> dict[str, Any]:
     items: list[EntryFeedback] = list(feedback)
     return {
         "clusters": [
-            {"label": c.label, "count": c.count, "texts": list(c.texts), "channels": c.channels}
+            {
+                "label": c.label,
+                "count": c.count,
+                "texts": list(c.texts),
+                "channels": c.channels,
+                "picked": c.picked,
+            }
             for c in clusters
         ],
         "feedback": [

@@ -1,8 +1,8 @@
 """Learning from gaps: group the questions the bot could not answer, most asked first.
 
 `cluster_questions` is a pure function; the storage layer supplies the questions (every
-suggest/fallback with text, channel and time) and the 👍/👎 counts per entry through a
-`GapsSource` the `otklik faq gaps` command receives.
+suggest/fallback with text, channel and time), the suggested entries shoppers tapped, and
+the 👍/👎 counts per entry through a `GapsSource` the `otklik faq gaps` command receives.
 """
 
 from __future__ import annotations
@@ -18,13 +18,14 @@ from numpy.typing import NDArray
 
 from faq.lexical import word_weight
 from faq.lexicon import FILLERS
-from faq.normalizer import Normalizer
+from faq.normalizer import Analysis, Normalizer
 
 __all__ = [
     "Cluster",
     "EntryFeedback",
     "GapsData",
     "GapsSource",
+    "PickedSuggestion",
     "UnansweredQuestion",
     "cluster_questions",
 ]
@@ -49,9 +50,18 @@ class EntryFeedback:
 
 
 @dataclass(frozen=True)
+class PickedSuggestion:
+    """A suggested entry a shopper tapped for an unanswered question."""
+
+    question: str
+    entry_id: str
+
+
+@dataclass(frozen=True)
 class GapsData:
     questions: Sequence[UnansweredQuestion]
     feedback: Sequence[EntryFeedback] = ()
+    picks: Sequence[PickedSuggestion] = ()
 
 
 _MIN_SHARED_WEIGHT = 0.5
@@ -63,18 +73,24 @@ GapsSource = Callable[[datetime | None], Coroutine[Any, Any, GapsData]]
 
 @dataclass(frozen=True)
 class Cluster:
-    """Similar questions: `label` is the most frequent wording, `texts` distinct wordings."""
+    """Similar questions: `label` is the most frequent wording, `texts` distinct wordings.
+
+    `picked` counts the suggested entries shoppers tapped for these questions, most first:
+    the entry whose `questions` these wordings belong in.
+    """
 
     label: str
     count: int
     texts: tuple[str, ...]
     channels: Mapping[str, int] = field(default_factory=dict)
+    picked: Mapping[str, int] = field(default_factory=dict)
 
 
 def cluster_questions(
     texts: Sequence[str],
     *,
     channels: Sequence[str] | None = None,
+    picks: Sequence[PickedSuggestion] = (),
     normalizer: Normalizer | None = None,
     embed: Callable[[Sequence[str]], NDArray[np.float32]] | None = None,
     threshold: float = 0.6,
@@ -84,7 +100,7 @@ def cluster_questions(
 
     Two wordings join when their informative words overlap (weighted by rarity, relative to
     the shorter wording, ≥ `threshold`) or, with `embed` (unit vectors), when their cosine
-    reaches `semantic_threshold`.
+    reaches `semantic_threshold`. A pick joins the cluster of the question it was made for.
     Deterministic: the same input gives the same clusters.
     """
     normalizer = normalizer or Normalizer()
@@ -94,7 +110,7 @@ def cluster_questions(
     bags: dict[str, dict[str, float]] = {}
     for index, text in enumerate(texts):
         analysis = normalizer.analyse(text)
-        key = " ".join(sorted(set(analysis.content))) or analysis.text
+        key = _key(analysis)
         if not key:
             continue
         counts[key] += 1
@@ -124,19 +140,37 @@ def cluster_questions(
         else:
             leaders.append(i)
             members.append([i])
+    picked_by_key: dict[str, Counter[str]] = {}
+    for pick in picks:
+        picked_by_key.setdefault(_key(normalizer.analyse(pick.question)), Counter())[
+            pick.entry_id
+        ] += 1
     clusters: list[Cluster] = []
     for group in members:
         wording: Counter[str] = Counter()
         channel: Counter[str] = Counter()
+        picked: Counter[str] = Counter()
         for i in group:
             wording.update(wordings[keys[i]])
             channel.update(seen_channels.get(keys[i], Counter()))
+            picked.update(picked_by_key.get(keys[i], Counter()))
         ordered = tuple(text for text, _ in sorted(wording.items(), key=lambda t: (-t[1], t[0])))
         clusters.append(
-            Cluster(ordered[0], sum(counts[keys[i]] for i in group), ordered, dict(channel))
+            Cluster(
+                ordered[0],
+                sum(counts[keys[i]] for i in group),
+                ordered,
+                dict(channel),
+                dict(sorted(picked.items(), key=lambda item: (-item[1], item[0]))),
+            )
         )
     clusters.sort(key=lambda c: (-c.count, c.label))
     return clusters
+
+
+def _key(analysis: Analysis) -> str:
+    """One question however it is typed: its content words, in any order."""
+    return " ".join(sorted(set(analysis.content))) or analysis.text
 
 
 def _overlap(a: Mapping[str, float], b: Mapping[str, float]) -> float:

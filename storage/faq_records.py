@@ -1,4 +1,5 @@
-"""What the FAQ learns from shoppers: unanswered questions and 👍/👎 on answers."""
+"""What the FAQ learns from shoppers: unanswered questions, the suggestions they picked,
+and 👍/👎 on answers."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ from datetime import datetime
 from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import AnswerRating, UnansweredQuestion
+from storage.models import AnswerRating, SuggestionPick, UnansweredQuestion
 
-__all__ = ["EntryRatings", "FaqRecordRepository", "StoredQuestion"]
+__all__ = ["EntryRatings", "FaqRecordRepository", "StoredPick", "StoredQuestion"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +26,15 @@ class StoredQuestion:
 
 
 @dataclass(frozen=True, slots=True)
+class StoredPick:
+    """A suggested entry a shopper tapped, and the question it was suggested for."""
+
+    question: str
+    entry_id: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class EntryRatings:
     """👍 and 👎 counts of one FAQ entry."""
 
@@ -34,7 +44,7 @@ class EntryRatings:
 
 
 class FaqRecordRepository:
-    """Unanswered questions and answer ratings."""
+    """Unanswered questions, suggestion picks and answer ratings."""
 
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
@@ -62,6 +72,20 @@ class FaqRecordRepository:
         )
         await self._session.flush()
 
+    async def add_pick(
+        self, conversation_id: int, question: str, entry_id: str, now: datetime
+    ) -> None:
+        """Keep which suggested entry a shopper tapped for their question."""
+        self._session.add(
+            SuggestionPick(
+                conversation_id=conversation_id,
+                question=question,
+                entry_id=entry_id,
+                created_at=now,
+            )
+        )
+        await self._session.flush()
+
     async def add_rating(
         self, conversation_id: int, entry_id: str, helpful: bool, now: datetime
     ) -> None:
@@ -80,6 +104,14 @@ class FaqRecordRepository:
             query = query.where(UnansweredQuestion.created_at >= since)
         rows = await self._session.scalars(query)
         return [StoredQuestion(r.text, r.channel, r.outcome, r.created_at) for r in rows]
+
+    async def picks_since(self, since: datetime | None) -> list[StoredPick]:
+        """Suggestion picks, oldest first, from ``since`` on (all when None)."""
+        query = select(SuggestionPick).order_by(SuggestionPick.id)
+        if since is not None:
+            query = query.where(SuggestionPick.created_at >= since)
+        rows = await self._session.scalars(query)
+        return [StoredPick(r.question, r.entry_id, r.created_at) for r in rows]
 
     async def ratings_since(self, since: datetime | None) -> list[EntryRatings]:
         """👍/👎 counts per entry, most 👎 first."""

@@ -37,6 +37,7 @@ __all__ = [
     "HandoffRequest",
     "Identity",
     "Message",
+    "SuggestionPick",
     "UnansweredQuestion",
     "UtcDateTime",
 ]
@@ -231,6 +232,18 @@ class UnansweredQuestion(Base):
     text: Mapped[str] = mapped_column(Text)
     outcome: Mapped[str] = mapped_column(String(16))  # suggest | fallback
     suggestions: Mapped[list[Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class SuggestionPick(Base):
+    """A suggested entry a shopper tapped: the wording content staff should add to it."""
+
+    __tablename__ = "faq_suggestion_picks"
+
+    id: Mapped[int] = mapped_column(_Id, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"), index=True)
+    question: Mapped[str] = mapped_column(Text)
+    entry_id: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(index=True)
 
 

@@ -11,7 +11,7 @@ bot:     «Жаль, что не помогло. Сформулируйте ин
 shopper: «а парковка есть» (close to several entries)
 bot:     «Возможно, вы имели в виду:» [entry A] [entry B] [👤 Позвать оператора]
 shopper: [entry A]                      (payload faq:<id>)
-bot:     entry A's answer
+bot:     entry A's answer                (the pick is kept: «а парковка есть» meant A)
 shopper: «как оформить ипотеку» (nothing close)
 bot:     «Я не нашёл ответа… сформулируйте иначе — или я позову оператора» [👤] [↩️]
          (suggestions and fallbacks are kept for content staff: ``otklik faq gaps``)
@@ -25,7 +25,7 @@ import asyncio
 from typing import Protocol
 
 from bots.messages import Button
-from dialogs.events import AnswerRated, QuestionUnanswered
+from dialogs.events import AnswerRated, QuestionUnanswered, SuggestionPicked
 from dialogs.flows.base import Flow
 from dialogs.flows.menu import ASK, HANDOFF, MENU, menu_rows
 from dialogs.turn import Turn
@@ -39,6 +39,8 @@ RATE_PREFIX = "rate:"
 RATED = "rated"
 """Conversation data: the entries rated since they were last answered (the newest last)."""
 MAX_RATED = 20
+SUGGESTED = "suggested"
+"""Conversation data: the last question answered with suggestions, and the entries offered."""
 
 
 class FaqLookup(Protocol):
@@ -61,7 +63,9 @@ class QuestionFlow(Flow):
             turn.say(turn.t("question.prompt"), [turn.button("menu.back", MENU)])
             return True
         if turn.payload is not None and turn.payload.startswith(FAQ_PREFIX):
-            self._answer_by_id(turn, turn.payload.removeprefix(FAQ_PREFIX))
+            entry_id = turn.payload.removeprefix(FAQ_PREFIX)
+            self._picked(turn, entry_id)
+            self._answer_by_id(turn, entry_id)
             return True
         if turn.payload is not None and turn.payload.startswith(RATE_PREFIX):
             self._rated(turn, turn.payload.removeprefix(RATE_PREFIX))
@@ -102,6 +106,21 @@ class QuestionFlow(Flow):
                 suggestions=tuple(m.entry_id for m in result.matches) if suggested else (),
                 at=turn.now,
             )
+        )
+
+    @staticmethod
+    def _picked(turn: Turn, entry_id: str) -> None:
+        """A tap on a suggestion: which entry the last unsure question meant.
+
+        Counted once per question, and only for the entries it was offered, so the buttons
+        under an answer (links to related entries) are not mistaken for it.
+        """
+        suggested = turn.data.get(SUGGESTED)
+        if not isinstance(suggested, dict) or entry_id not in suggested.get("ids", ()):
+            return
+        del turn.data[SUGGESTED]
+        turn.emit(
+            SuggestionPicked(turn.conversation_id, suggested["question"], entry_id, turn.now)
         )
 
     def _rated(self, turn: Turn, rating: str) -> None:
@@ -148,11 +167,14 @@ class QuestionFlow(Flow):
 
     def _suggest(self, turn: Turn, result: MatchResult) -> None:
         rows: list[list[Button]] = []
+        offered: list[str] = []
         for match in result.matches:
             entry = self._faq.entry(match.entry_id)
             if entry is not None:
                 label = _label(entry, turn.language)
                 rows.append([Button(text=label, payload=FAQ_PREFIX + entry.id)])
+                offered.append(entry.id)
+        turn.data[SUGGESTED] = {"question": turn.text[:500], "ids": offered}
         rows.append([turn.button("menu.handoff", HANDOFF)])
         turn.say(turn.t("question.suggest"), *rows)
 

@@ -79,6 +79,7 @@ async def test_faq_gaps_reports_what_shoppers_asked_in_vain(tmp_path: Path, star
     for question in ("как оформить ипотеку", "ипотека оформить как", "где купить слона"):
         await shopper.send(question)
     await shopper.press("👎", await shopper.send("Сколько стоит доставка?"))
+    await shopper.press("вернуть деньги", await shopper.send("возврат денег"))  # a suggestion
 
     result = _run("faq", "gaps", "--json", cwd=tmp_path, **env)
 
@@ -86,8 +87,10 @@ async def test_faq_gaps_reports_what_shoppers_asked_in_vain(tmp_path: Path, star
     report = json.loads(result.stdout)
     counts = sorted((c["count"] for c in report["clusters"]), reverse=True)
     assert counts[0] == 2  # the two mortgage phrasings are one gap
-    assert sum(counts) == 3
+    assert sum(counts) == 4
     assert report["feedback"] == [{"id": "delivery-cost", "helpful": 0, "unhelpful": 1}]
+    picked = {c["label"]: c["picked"] for c in report["clusters"] if c["picked"]}
+    assert picked == {"возврат денег": {"refund-card": 1}}
 
 
 def test_a_vk_token_without_its_group_id_ends_run_with_code_2(tmp_path: Path) -> None:

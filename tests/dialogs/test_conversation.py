@@ -7,7 +7,14 @@ from typing import Any
 
 from sqlalchemy import select
 
-from storage.models import AnswerRating, Conversation, Feedback, HandoffRequest, UnansweredQuestion
+from storage.models import (
+    AnswerRating,
+    Conversation,
+    Feedback,
+    HandoffRequest,
+    SuggestionPick,
+    UnansweredQuestion,
+)
 from tests.conftest import SettingsFactory
 from tests.webchat_client import WebChatShopper, buttons_of, texts_of
 
@@ -283,6 +290,26 @@ async def test_unanswered_questions_are_kept_for_content_staff(
     assert [(g.text, g.channel, g.outcome) for g in gaps] == [
         ("как оформить ипотеку", "webchat", "fallback")
     ]
+
+
+async def test_a_suggestion_the_shopper_picks_is_kept_with_their_question(
+    make_settings: SettingsFactory, start_app
+) -> None:
+    # «возврат денег» is not worded like any entry: the bot suggests, the shopper taps the
+    # entry they meant, and content staff learn which entry that wording belongs to.
+    app = await _app(make_settings, start_app)
+    shopper = WebChatShopper(app.client)
+
+    suggested = await shopper.send("возврат денег")
+    assert "Возможно, вы имели в виду" in texts_of(suggested)
+    answer = await shopper.press("вернуть деньги", suggested)
+    await shopper.press("вернуть деньги", suggested)  # tapped again: still one pick
+    assert "Деньги вернутся на карту" in texts_of(answer)
+    hours = await shopper.send("Во сколько открываются магазины?")
+    await shopper.press("Доставка", hours)  # a link under an answer is not a pick
+
+    picks = await _rows(app, SuggestionPick)
+    assert [(p.question, p.entry_id) for p in picks] == [("возврат денег", "refund-card")]
 
 
 async def test_feedback_that_names_a_person_or_the_menu_is_kept_as_feedback(

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from bots.cli import _attach_optional_groups, cli
 from faq.cli import GAPS_SOURCE_KEY, faq
-from faq.gaps import EntryFeedback, GapsData, UnansweredQuestion
+from faq.gaps import EntryFeedback, GapsData, PickedSuggestion, UnansweredQuestion
 from tests.faq.conftest import CASES, SHIPPED, write
 
 
@@ -152,6 +152,54 @@ def test_gaps_reads_the_injected_storage_and_shows_feedback_per_entry() -> None:
     assert asked[0].date().isoformat() == "2025-01-31"
     assert "     2  " in result.output
     assert "10 / 4     delivery-cost" in result.output
+
+
+def test_gaps_shows_under_a_cluster_the_entries_shoppers_picked_for_it() -> None:
+    data = GapsData(
+        [
+            UnansweredQuestion("где парковка?"),
+            UnansweredQuestion("Парковка где"),
+            UnansweredQuestion("есть гречка"),
+        ],
+        picks=[
+            PickedSuggestion("где парковка?", "store-addresses"),
+            PickedSuggestion("парковка ГДЕ!!", "store-addresses"),  # typed another way
+            PickedSuggestion("Парковка где", "parking"),
+            PickedSuggestion("как оформить ипотеку", "loans"),  # asked before --since
+        ],
+    )
+
+    async def source(since: datetime | None) -> GapsData:
+        return data
+
+    @click.group()
+    @click.pass_context
+    def otklik(ctx: click.Context) -> None:
+        ctx.meta[GAPS_SOURCE_KEY] = source
+
+    otklik.add_command(faq)
+    text = CliRunner().invoke(otklik, ["faq", "gaps"])
+    as_json = CliRunner().invoke(otklik, ["faq", "gaps", "--json"])
+
+    assert text.exit_code == 0, text.output
+    lines = text.output.splitlines()
+    parking = next(i for i, line in enumerate(lines) if "парковка" in line.lower())
+    assert lines[parking + 1].split() == [
+        "shoppers",
+        "picked:",
+        "store-addresses",
+        "×2,",
+        "parking",
+        "×1",
+        "(add",
+        "these",
+        "wordings",
+        "to",
+        "its",
+        "questions)",
+    ]
+    clusters = json.loads(as_json.output)["clusters"]
+    assert [c["picked"] for c in clusters] == [{"store-addresses": 2, "parking": 1}, {}]
 
 
 def test_check_warns_about_answers_in_a_language_the_bot_does_not_speak(tmp_path: Path) -> None:

@@ -246,6 +246,22 @@ async def test_gaps_and_ratings_are_reported_since_a_date(database: Database) ->
     ]
 
 
+async def test_suggestion_picks_are_reported_since_a_date(database: Database) -> None:
+    later = T0 + timedelta(days=2)
+    async with database.uow() as uow:
+        ref = await uow.conversations.file_incoming(_msg(), T0)
+        await uow.faq.add_pick(ref.conversation_id, "возврат денег", "refund-card", T0)
+        await uow.faq.add_pick(ref.conversation_id, "парковка у магазина", "parking", later)
+        await uow.commit()
+        recent = await uow.faq.picks_since(T0 + timedelta(days=1))
+        everything = await uow.faq.picks_since(None)
+
+    assert [(p.question, p.entry_id, p.at) for p in recent] == [
+        ("парковка у магазина", "parking", later)
+    ]
+    assert [p.entry_id for p in everything] == ["refund-card", "parking"]
+
+
 async def test_outgoing_platform_ids_may_repeat_across_chats(database: Database) -> None:
     reply = Reply("Меню")
     async with database.uow() as uow:
