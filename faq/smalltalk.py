@@ -42,9 +42,16 @@ def split_smalltalk(words: tuple[str, ...]) -> tuple[str | None, tuple[bool, ...
     question = [k and w not in FILLERS for k, w in zip(keep, words, strict=True)]
     if not any(question):
         return kinds[0], tuple(False for _ in words)
-    # A real question is present: drop only greetings, thanks and goodbyes around it.
+    # A real question is present: drop only greetings, thanks and goodbyes around it, not
+    # inside it, where «пока» means "while" («остыло всё, пока везли»).
     detachable = _detachable_mask(words)
-    return None, tuple(not d for d in detachable)
+    edge = [False] * len(words)
+    for order in (range(len(words)), range(len(words) - 1, -1, -1)):
+        for i in order:
+            if not (detachable[i] or words[i] in FILLERS):
+                break
+            edge[i] = detachable[i]
+    return None, tuple(not d for d in edge)
 
 
 def _detachable_mask(words: tuple[str, ...]) -> list[bool]:

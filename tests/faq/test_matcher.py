@@ -11,6 +11,7 @@ from faq.model import Faq
 from faq.normalizer import Normalizer
 from faq.semantic import EmbeddingCache, UniversalSentenceEncoder
 from faq.settings import MatcherSettings
+from faq.smalltalk import split_smalltalk
 
 
 @pytest.mark.parametrize(
@@ -58,6 +59,16 @@ def test_small_talk_is_not_matched_to_an_entry(matcher: FaqMatcher, text: str, k
     assert result.outcome is Outcome.SMALLTALK
     assert result.smalltalk == kind
     assert result.matches == ()
+
+
+def test_a_goodbye_word_inside_a_question_is_part_of_it() -> None:
+    # «пока» is "bye" on its own and "while" inside a sentence: only the edges are dropped.
+    words = ("спасибо", "остыло", "всё", "пока", "везли", "пока")
+
+    kind, keep = split_smalltalk(words)
+
+    assert kind is None
+    assert keep == (False, True, True, True, True, False)
 
 
 @pytest.mark.parametrize(
