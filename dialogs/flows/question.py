@@ -10,7 +10,7 @@ bot:     «Жаль, что не помогло. Сформулируйте ин
          (a second press under the same answer is answered but not counted again)
 shopper: «а парковка есть» (close to several entries)
 bot:     «Возможно, вы имели в виду:» [entry A] [entry B] [👤 Позвать оператора]
-shopper: [entry A]                      (payload faq:<id>)
+shopper: [entry A]                      (payload pick:<id>)
 bot:     entry A's answer                (the pick is kept: «а парковка есть» meant A)
 shopper: «как оформить ипотеку» (nothing close)
 bot:     «Я не нашёл ответа… сформулируйте иначе — или я позову оператора» [👤] [↩️]
@@ -32,15 +32,24 @@ from dialogs.turn import Turn
 from faq.matcher import MatchResult, Outcome
 from faq.model import FaqEntry
 
-__all__ = ["FAQ_PREFIX", "RATE_PREFIX", "FaqLookup", "QuestionFlow", "answer_text"]
+__all__ = [
+    "FAQ_PREFIX",
+    "PICK_PREFIX",
+    "RATE_PREFIX",
+    "FaqLookup",
+    "QuestionFlow",
+    "answer_text",
+]
 
 FAQ_PREFIX = "faq:"
+PICK_PREFIX = "pick:"
+"""A suggested entry's button: answered like ``faq:``, and kept as what the question meant."""
 RATE_PREFIX = "rate:"
 RATED = "rated"
 """Conversation data: the entries rated since they were last answered (the newest last)."""
 MAX_RATED = 20
 SUGGESTED = "suggested"
-"""Conversation data: the last question answered with suggestions, and the entries offered."""
+"""Conversation data: the last question, if it got suggestions, and the entries offered."""
 
 
 class FaqLookup(Protocol):
@@ -63,15 +72,20 @@ class QuestionFlow(Flow):
             turn.say(turn.t("question.prompt"), [turn.button("menu.back", MENU)])
             return True
         if turn.payload is not None and turn.payload.startswith(FAQ_PREFIX):
-            entry_id = turn.payload.removeprefix(FAQ_PREFIX)
-            self._picked(turn, entry_id)
-            self._answer_by_id(turn, entry_id)
+            self._answer_by_id(turn, turn.payload.removeprefix(FAQ_PREFIX))
+            return True
+        if turn.payload is not None and turn.payload.startswith(PICK_PREFIX):
+            entry_id = turn.payload.removeprefix(PICK_PREFIX)
+            if self._answer_by_id(turn, entry_id):
+                self._picked(turn, entry_id)
             return True
         if turn.payload is not None and turn.payload.startswith(RATE_PREFIX):
             self._rated(turn, turn.payload.removeprefix(RATE_PREFIX))
             return True
         if not turn.text:
             return False
+        # A tap on an older question's suggestion does not say what this one meant.
+        turn.data.pop(SUGGESTED, None)
         if len(turn.text) > self._max_length:
             turn.data["last_question"] = turn.text[:500]  # what a person asked for now sees
             turn.say(
@@ -110,10 +124,10 @@ class QuestionFlow(Flow):
 
     @staticmethod
     def _picked(turn: Turn, entry_id: str) -> None:
-        """A tap on a suggestion: which entry the last unsure question meant.
+        """A tap on a suggestion: which entry the last question, an unsure one, meant.
 
-        Counted once per question, and only for the entries it was offered, so the buttons
-        under an answer (links to related entries) are not mistaken for it.
+        Counted once per question, and only while no other question has been asked since:
+        the suggestions under an older question do not say what a newer one meant.
         """
         suggested = turn.data.get(SUGGESTED)
         if not isinstance(suggested, dict) or entry_id not in suggested.get("ids", ()):
@@ -138,11 +152,12 @@ class QuestionFlow(Flow):
         else:
             turn.say(turn.t("question.rated_unhelpful"), *self._alternatives(turn))
 
-    def _answer_by_id(self, turn: Turn, entry_id: str) -> None:
+    def _answer_by_id(self, turn: Turn, entry_id: str) -> bool:
+        """Answer with the entry; False when it no longer exists (removed from the FAQ)."""
         entry = self._faq.entry(entry_id)
         if entry is None:
             turn.say(turn.t("question.entry_missing"), *self._alternatives(turn))
-            return
+            return False
         if entry.id in turn.data.get(RATED, ()):
             turn.data[RATED].remove(entry.id)  # answered again: this answer may be rated
         rows = [
@@ -164,6 +179,7 @@ class QuestionFlow(Flow):
         turn.say(
             answer_text(entry.answer_for(turn.language), offer, turn.t("question.rate")), *rows
         )
+        return True
 
     def _suggest(self, turn: Turn, result: MatchResult) -> None:
         rows: list[list[Button]] = []
@@ -172,9 +188,10 @@ class QuestionFlow(Flow):
             entry = self._faq.entry(match.entry_id)
             if entry is not None:
                 label = _label(entry, turn.language)
-                rows.append([Button(text=label, payload=FAQ_PREFIX + entry.id)])
+                rows.append([Button(text=label, payload=PICK_PREFIX + entry.id)])
                 offered.append(entry.id)
-        turn.data[SUGGESTED] = {"question": turn.text[:500], "ids": offered}
+        # The whole question, as the unanswered record keeps it: `faq gaps` joins them by text.
+        turn.data[SUGGESTED] = {"question": turn.text, "ids": offered}
         rows.append([turn.button("menu.handoff", HANDOFF)])
         turn.say(turn.t("question.suggest"), *rows)
 

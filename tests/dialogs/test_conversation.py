@@ -299,17 +299,37 @@ async def test_a_suggestion_the_shopper_picks_is_kept_with_their_question(
     # entry they meant, and content staff learn which entry that wording belongs to.
     app = await _app(make_settings, start_app)
     shopper = WebChatShopper(app.client)
+    question = "возврат денег" + " пожалуйста" * 60  # longer than a stored reason (500)
 
-    suggested = await shopper.send("возврат денег")
+    suggested = await shopper.send(question)
     assert "Возможно, вы имели в виду" in texts_of(suggested)
     answer = await shopper.press("вернуть деньги", suggested)
     await shopper.press("вернуть деньги", suggested)  # tapped again: still one pick
     assert "Деньги вернутся на карту" in texts_of(answer)
-    hours = await shopper.send("Во сколько открываются магазины?")
-    await shopper.press("Доставка", hours)  # a link under an answer is not a pick
 
     picks = await _rows(app, SuggestionPick)
-    assert [(p.question, p.entry_id) for p in picks] == [("возврат денег", "refund-card")]
+    gaps = await _rows(app, UnansweredQuestion)
+    assert [(p.question, p.entry_id) for p in picks] == [(question, "refund-card")]
+    assert [g.text for g in gaps] == [question]  # `faq gaps` joins the two by their text
+
+
+async def test_only_a_tap_on_the_last_questions_suggestions_is_a_pick(
+    make_settings: SettingsFactory, start_app
+) -> None:
+    app = await _app(make_settings, start_app)
+    shopper = WebChatShopper(app.client)
+    vague = await shopper.send("магазин доставка")
+    assert {"Сколько стоит доставка?", "Во сколько открываются магазины?"} <= set(
+        buttons_of(vague)
+    )
+
+    hours = await shopper.send("Во сколько открываются магазины?")  # a new question
+    link = await shopper.press("Доставка", hours)  # a link under the answer
+    late = await shopper.press("Сколько стоит доставка", vague)  # an older suggestion
+
+    assert "Доставка от 2000" in texts_of(link)
+    assert "Доставка от 2000" in texts_of(late)  # still answered, but says nothing new
+    assert await _rows(app, SuggestionPick) == []
 
 
 async def test_feedback_that_names_a_person_or_the_menu_is_kept_as_feedback(

@@ -165,7 +165,7 @@ def test_gaps_shows_under_a_cluster_the_entries_shoppers_picked_for_it() -> None
             PickedSuggestion("где парковка?", "store-addresses"),
             PickedSuggestion("парковка ГДЕ!!", "store-addresses"),  # typed another way
             PickedSuggestion("Парковка где", "parking"),
-            PickedSuggestion("как оформить ипотеку", "loans"),  # asked before --since
+            PickedSuggestion("как оформить ипотеку", "loans"),  # its question is not among them
         ],
     )
 

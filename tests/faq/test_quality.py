@@ -72,7 +72,7 @@ def test_quality_floor(matchers: dict[str, FaqMatcher], chain: str, name: str) -
     assert report.share_wrong <= most_wrong, failures
 
 
-def test_unanswered_questions_on_unseen_phrasings_mostly_get_the_right_button(
+def test_an_unsure_match_often_offers_the_right_entry_as_a_button(
     matchers: dict[str, FaqMatcher],
 ) -> None:
     # When the bot is unsure it offers the closest entries as buttons: on all four chains'
