@@ -228,8 +228,7 @@ class FaqMatcher:
         ):
             return MatchResult(Outcome.ANSWER, matches)
         if best >= s.suggest_threshold:
-            floor = max(s.suggest_threshold, best - s.suggest_spread)
-            close = tuple(m for m in matches if m.score >= floor)
+            close = tuple(m for m in matches if m.score >= s.suggest_threshold)
             return MatchResult(Outcome.SUGGEST, close)
         return MatchResult(Outcome.FALLBACK, matches)
 

@@ -15,14 +15,12 @@ class MatcherSettings(BaseModel):
     Scores are 0..1 blends of the lexical and semantic stages. The bot answers when the
     best entry scores `answer_threshold` and leads the runner-up by `answer_margin`, or
     scores `clear_threshold` and leads by the wider `clear_margin` (a clear winner on a
-    sparse message); otherwise it suggests the entries scoring `suggest_threshold` or more
-    and no more than `suggest_spread` below the best one, or falls back when none does.
-    Suggestions are cheap to ignore and one tap from the answer, so they start well below
-    an answer; the spread keeps a clear low winner from being padded with unrelated
-    entries. Each stage scores an entry by its questions and its answer text (the
-    semantic one also by the centroid of its phrasings). Defaults were tuned on the *_dev
-    case sets of all three test FAQs at once (supermarket, pizza, home goods; one set of
-    values for every chain), never on the held-out sets.
+    sparse message); otherwise it suggests the entries scoring `suggest_threshold` or more,
+    or falls back when none does. Suggestions are cheap to ignore and one tap from the
+    answer, so they start well below an answer. Each stage scores an entry by its questions
+    and its answer text (the semantic one also by the centroid of its phrasings). Defaults
+    were tuned on the *_dev case sets of all three test FAQs at once (supermarket, pizza,
+    home goods; one set of values for every chain), never on the held-out sets.
     """
 
     model_config = {"frozen": True, "extra": "forbid"}
@@ -32,9 +30,6 @@ class MatcherSettings(BaseModel):
     clear_threshold: float = Field(0.25, ge=0.0, le=1.0)
     clear_margin: float = Field(0.2, ge=0.0, le=1.0)
     suggest_threshold: float = Field(0.2, ge=0.0, le=1.0)
-    suggest_spread: float = Field(
-        0.15, ge=0.0, le=1.0, description="suggest only entries this close to the best one"
-    )
     max_suggestions: int = Field(3, ge=1, le=5)
     semantic: bool = Field(True, description="use the sentence encoder as well as words")
     semantic_weight: float = Field(0.63, ge=0.0, le=1.0, description="its share of the blend")

@@ -86,11 +86,10 @@ def test_a_vague_message_suggests_the_closest_entries(matcher: FaqMatcher) -> No
     assert {m.entry_id for m in result.matches} & {"loyalty-card", "card-lost", "gift-cards"}
 
 
-def test_an_unsure_but_clear_winner_is_offered_alone(
+def test_a_match_too_unsure_to_answer_is_still_offered_as_a_button(
     matcher: FaqMatcher, shipped_faq: Faq, normalizer: Normalizer
 ) -> None:
-    # Too unsure to answer, but one entry stands out: a button to it beats «not found», and
-    # padding it with entries far below would only make the shopper read more.
+    # Far below an answer, but the only entry near it: a button to it beats «not found».
     text = "есть в наличии гречка?"
 
     result = matcher.match(text)
