@@ -56,6 +56,22 @@ async def test_a_question_sent_with_enter_is_answered(page: Page, bot: Bot) -> N
     await expect(chat.bot_said("с 9:00 до 23:00").last).to_be_visible()
 
 
+async def test_an_unsure_question_offers_entries_and_a_tap_answers(page: Page, bot: Bot) -> None:
+    chat = await open_chat(page, bot)
+    await expect_menu(chat)
+
+    await chat.say("карта")  # a loyalty card, a card payment, card points?
+
+    await expect(chat.bot_said("Возможно, вы имели в виду").last).to_be_visible()
+    await expect(chat.button("Как получить карту лояльности?")).to_be_enabled()
+    await expect(chat.button("👤 Позвать оператора")).to_be_enabled()
+
+    await chat.press("Как получить карту лояльности?")
+
+    await expect(chat.shopper_texts.last).to_have_text("Как получить карту лояльности?")
+    await expect(chat.bot_said("Карту лояльности можно бесплатно получить").last).to_be_visible()
+
+
 async def test_feedback_is_thanked(page: Page, bot: Bot) -> None:
     chat = await open_chat(page, bot)
 
