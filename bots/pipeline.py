@@ -7,7 +7,7 @@ from collections.abc import Callable
 from bots.channel import Channel, Dispatch
 from bots.messages import IncomingMessage, Reply
 from bots.outbox import Outbox
-from dialogs.engine import Engine
+from dialogs.engine import Engine, TurnResult
 
 __all__ = ["Pipeline"]
 
@@ -40,12 +40,16 @@ class Pipeline:
         if message.channel != channel.name:
             msg = f"a {message.channel} message arrived on the {channel.name} channel"
             raise ValueError(msg)
-        result = await self._engine.handle(message, on_stored=on_stored)
-        await self._outbox.deliver(
-            channel,
-            result.conversation_id,
-            message.chat_id,
-            result.replies,
-            queue_behind=result.queue_behind,
-        )
+
+        async def deliver(result: TurnResult) -> None:
+            await self._outbox.deliver(
+                channel,
+                result.conversation_id,
+                message.chat_id,
+                result.replies,
+                queue_behind=result.queue_behind,
+            )
+
+        # Delivered inside the turn's lock: the next message of this chat waits for it.
+        result = await self._engine.handle(message, on_stored=on_stored, deliver=deliver)
         return result.replies

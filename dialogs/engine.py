@@ -11,13 +11,17 @@ Order of work for every message, and why:
 4. **Offer the turn to the flows** in order; the last flow always answers with a reason and an
    alternative. Events the flows emitted are handled before any reply leaves.
 5. **Errors become a polite reply**; the state is saved only when the turn succeeded.
+6. **Hand the replies to ``deliver`` while the conversation is still locked**, so a chat's
+   replies leave in the order of its messages even when one turn's send is slow (a 429
+   waited out) and the next message's turn is already waiting.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from bots.messages import Button, IncomingMessage, Reply
 from config.catalog import Catalog
@@ -30,7 +34,7 @@ from storage.journal import MessageJournal
 from storage.locks import ConversationLock
 from storage.state import StateKey, StateStore
 
-__all__ = ["Engine", "TurnResult"]
+__all__ = ["Deliver", "Engine", "TurnResult"]
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +48,10 @@ class TurnResult:
     duplicate: bool = False
     queue_behind: bool = False
     """An earlier reply awaits a retry: these must queue behind it, not overtake it."""
+
+
+Deliver = Callable[[TurnResult], Awaitable[object]]
+"""Sends a turn's replies (the pipeline's outbox); the engine awaits it inside the lock."""
 
 
 class Engine:
@@ -69,12 +77,18 @@ class Engine:
         self._clock = clock
 
     async def handle(
-        self, message: IncomingMessage, *, on_stored: Callable[[], object] | None = None
+        self,
+        message: IncomingMessage,
+        *,
+        on_stored: Callable[[], object] | None = None,
+        deliver: Deliver | None = None,
     ) -> TurnResult:
         """Store ``message``, run it through the flows and return the replies to send.
 
         ``on_stored`` is called once the message is committed (or known as a redelivery), for a
         channel that acknowledges the platform at that point rather than after the replies.
+        ``deliver`` is awaited with the result before the conversation is unlocked; an error
+        it raises is the caller's, not the turn's.
         """
         now = self._clock.now()
         ref = await self._journal.file_incoming(message, now)
@@ -87,26 +101,53 @@ class Engine:
             return TurnResult(ref.conversation_id, [], duplicate=True)
         language = self._catalog.pick_language(message.language_code)
         key = StateKey(message.channel, message.chat_id, message.user_id)
+        delivering = False
         try:
             async with self._locks.lock(key):
-                step, data = await self._states.load(key)
-                turn = Turn(
-                    message=message,
-                    conversation_id=ref.conversation_id,
-                    language=language,
-                    step=step,
-                    data=data,
-                    now=now,
-                    catalog=self._catalog,
-                )
-                await self._run(turn)
-                await self._states.save(key, turn.step, turn.data)
+                replies = await self._turn(message, ref.conversation_id, key, language, now)
+                result = TurnResult(ref.conversation_id, replies, queue_behind=ref.replies_waiting)
+                if deliver is not None:
+                    delivering = True
+                    await deliver(result)
+                return result
         except Exception:
+            if delivering:
+                raise
+            # The lock itself failed (a Redis that cannot be reached): still answer.
             log.exception("conversation %s: the turn failed", ref.conversation_id)
-            return TurnResult(
+            result = TurnResult(
                 ref.conversation_id, [self._apology(language)], queue_behind=ref.replies_waiting
             )
-        return TurnResult(ref.conversation_id, turn.replies, queue_behind=ref.replies_waiting)
+            if deliver is not None:
+                await deliver(result)
+            return result
+
+    async def _turn(
+        self,
+        message: IncomingMessage,
+        conversation_id: int,
+        key: StateKey,
+        language: str,
+        now: datetime,
+    ) -> list[Reply]:
+        """The turn's replies, or an apology when it failed (its state is then not saved)."""
+        try:
+            step, data = await self._states.load(key)
+            turn = Turn(
+                message=message,
+                conversation_id=conversation_id,
+                language=language,
+                step=step,
+                data=data,
+                now=now,
+                catalog=self._catalog,
+            )
+            await self._run(turn)
+            await self._states.save(key, turn.step, turn.data)
+        except Exception:
+            log.exception("conversation %s: the turn failed", conversation_id)
+            return [self._apology(language)]
+        return turn.replies
 
     async def _run(self, turn: Turn) -> None:
         for flow in self._flows:

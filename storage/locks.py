@@ -24,7 +24,15 @@ class ConversationLock(ABC):
 
     @abstractmethod
     def lock(self, key: StateKey) -> AbstractAsyncContextManager[None]:
-        """``async with locks.lock(key):`` — held by one task at a time per key."""
+        """``async with locks.lock(key):`` — held by one task at a time per key.
+
+        The tasks of one process get it in the order they asked: a chat's messages take
+        their turns in the order they arrived.
+        """
+
+    @abstractmethod
+    def users(self, key: StateKey) -> int:
+        """How many tasks of this process hold or wait for ``key``'s lock."""
 
     async def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""
@@ -40,6 +48,10 @@ class MemoryConversationLock(ConversationLock):
     def size(self) -> int:
         """How many keys have a lock right now (held or awaited)."""
         return len(self._locks)
+
+    def users(self, key: StateKey) -> int:
+        """How many tasks hold or wait for ``key``'s lock."""
+        return self._locks.get(key, (None, 0))[1]
 
     @asynccontextmanager
     async def lock(self, key: StateKey) -> AsyncIterator[None]:
@@ -57,20 +69,30 @@ class MemoryConversationLock(ConversationLock):
 
 
 class RedisConversationLock(ConversationLock):
-    """A Redis lock shared by every worker; it expires after ``timeout`` if a worker dies."""
+    """A Redis lock shared by every worker; it expires after ``timeout`` if a worker dies.
+
+    Redis hands a free lock to whichever waiter polls first, so within a process the waiters
+    first queue on a local lock, in order, and only the first of them polls Redis. A waiter
+    gives up after ``blocking_timeout``, which is longer than ``timeout``: a lock left by a
+    dead worker expires before anyone behind it gives up.
+    """
 
     def __init__(
         self,
         redis: Redis,
         *,
         timeout: float = 60.0,
-        blocking_timeout: float = 30.0,
+        blocking_timeout: float | None = None,
         keys: KeyBuilder | None = None,
     ) -> None:
         self.redis = redis
         self._timeout = timeout
-        self._blocking_timeout = blocking_timeout
+        self._blocking_timeout = timeout * 1.5 if blocking_timeout is None else blocking_timeout
         self._keys = keys or KeyBuilder()
+        self._local = MemoryConversationLock()
+
+    def users(self, key: StateKey) -> int:
+        return self._local.users(key)
 
     @asynccontextmanager
     async def lock(self, key: StateKey) -> AsyncIterator[None]:
@@ -84,7 +106,7 @@ class RedisConversationLock(ConversationLock):
             sleep=0.01,
             raise_on_release_error=False,
         )
-        async with lock:
+        async with self._local.lock(key), lock:
             yield
 
     async def close(self) -> None:

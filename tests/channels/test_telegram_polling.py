@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from storage.state import StateKey
 from tests.conftest import AppHarness, SettingsFactory
 from tests.fakes.telegram_api import ApiCall, TelegramAPIStandIn, fixture_update
 
@@ -214,6 +215,32 @@ async def test_a_slow_reply_in_one_chat_does_not_hold_up_another_chat(
     assert bobs_reply.params["chat_id"] == "777000222"
     assert [call.params["chat_id"] for call in api.calls("sendMessage")] == [ANNA, "777000222"]
     assert len(api.chat(ANNA)) == 1  # and Anna got hers once the platform answered
+
+
+async def test_a_chats_replies_keep_the_order_of_its_messages_when_a_send_is_slow(
+    api: TelegramAPIStandIn, bot: AppHarness
+) -> None:
+    # «меню» arrives while the greeting is still on its way: its reply must come second.
+    slow = api.hold("sendMessage")
+    api.push_update(fixture_update("message_start"))
+    await api.next_call("sendMessage")
+    menu = fixture_update("message_text")
+    menu["message"]["text"] = "меню"
+    api.push_update(menu)
+
+    key = StateKey("telegram", ANNA, ANNA)
+
+    async def second_turn_waits() -> None:
+        while bot.services.locks.users(key) < 2:  # noqa: ASYNC110 - no event says so
+            await asyncio.sleep(0)
+
+    await asyncio.wait_for(second_turn_waits(), 5)  # the lock is still the first turn's
+    slow.set()
+    await settled(bot)
+
+    shown = [message["text"] for message in api.chat(ANNA)]
+    assert shown[0].startswith("Здравствуйте")
+    assert shown[1:] == ["Чем могу помочь?"]
 
 
 async def test_stopping_lets_a_reply_in_flight_arrive_and_be_recorded(

@@ -148,6 +148,29 @@ async def test_a_second_holder_waits_until_the_first_releases(locks: Conversatio
     assert order == ["first in", "first out", "second in"]
 
 
+async def test_waiters_get_the_lock_in_the_order_they_asked(locks: ConversationLock) -> None:
+    # A chat's second and third messages wait for its first turn and must keep their order.
+    order: list[str] = []
+
+    async def waiter(name: str) -> None:
+        async with locks.lock(KEY):
+            order.append(name)
+
+    async def waiting(count: int) -> None:
+        while locks.users(KEY) < count:  # noqa: ASYNC110 - no event says so
+            await asyncio.sleep(0)
+
+    async with locks.lock(KEY):
+        tasks = []
+        for count, name in enumerate(("second", "third", "fourth"), start=2):
+            tasks.append(asyncio.create_task(waiter(name)))
+            await asyncio.wait_for(waiting(count), timeout=5)
+    await asyncio.wait_for(asyncio.gather(*tasks), timeout=10)
+
+    assert order == ["second", "third", "fourth"]
+    assert locks.users(KEY) == 0
+
+
 async def test_different_conversations_do_not_block_each_other(locks: ConversationLock) -> None:
     async with locks.lock(KEY), asyncio.timeout(5), locks.lock(OTHER):
         entered = True
