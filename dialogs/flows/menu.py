@@ -4,7 +4,9 @@
     bot:     greeting + [❓ Задать вопрос] [✍️ Оставить отзыв] [👤 Позвать оператора]
 
 A deep-link payload (``/start qr-store-12``, a VK ``ref``, a Viber ``context``) is remembered as
-the conversation's entry point for the flows that need it (QR queue signals, campaigns).
+the conversation's entry point for the flows that need it (QR queue signals, campaigns). VK
+attaches its ``ref`` to whatever the shopper sends first, often a question typed straight
+away: that question is answered, not greeted.
 """
 
 from __future__ import annotations
@@ -47,10 +49,13 @@ class MenuFlow(Flow):
         # Inside a step the message is usually its answer («Меню ужасное» is feedback): there
         # only a menu word on its own leaves it; at the top level «меню пожалуйста» does too.
         words = command_words(turn.text, limit=2 if turn.step is None else 1)
-        if turn.payload != MENU and deeplink is None and not (words & _MENU_WORDS):
-            return False
+        asked_for_menu = turn.payload == MENU or bool(words & _MENU_WORDS)
         if deeplink:
             turn.data["entry"] = deeplink
+            if turn.text and not asked_for_menu:
+                return False  # a question that came with the link: the other flows answer it
+        elif not asked_for_menu:
+            return False
         turn.data.pop("last_question", None)  # a fresh start: an old question is no reason
         greeting = turn.t("menu.greeting") if "/start" in words or deeplink else None
         show_menu(turn, greeting)

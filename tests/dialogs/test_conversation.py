@@ -277,6 +277,22 @@ async def test_a_second_press_under_the_same_answer_is_not_counted_again(
     ]
 
 
+async def test_a_question_that_comes_with_a_deep_link_is_answered_not_greeted(
+    make_settings: SettingsFactory, start_app
+) -> None:
+    # VK attaches a QR poster's ref to whatever the shopper sends first, often a question.
+    app = await _app(make_settings, start_app)
+    shopper = WebChatShopper(app.client)
+
+    answer = await shopper.send("Во сколько открываются магазины?", start="qr-store-12")
+    greeting = await WebChatShopper(app.client).send("", start="qr-store-12")
+
+    assert "Магазины работают с 8:00 до 23:00" in texts_of(answer)
+    assert "Здравствуйте" in texts_of(greeting)  # the link alone still opens with the menu
+    conversations = await _rows(app, Conversation)
+    assert [c.entry_payload for c in conversations] == ["qr-store-12", "qr-store-12"]
+
+
 async def test_unanswered_questions_are_kept_for_content_staff(
     make_settings: SettingsFactory, start_app
 ) -> None:
