@@ -66,12 +66,16 @@ class RetryJob:
             if stop.is_set():
                 return
             try:
-                await self.run_once(self._clock.now())
+                await self.run_once(self._clock.now(), stop)
             except Exception:  # a database blip: the rows stay due, the next run takes them
                 log.exception("the reply retry run failed")
 
-    async def run_once(self, now: datetime) -> int:
-        """Resend the replies due at ``now``; returns how many got through."""
+    async def run_once(self, now: datetime, stop: asyncio.Event | None = None) -> int:
+        """Resend the replies due at ``now``; returns how many got through.
+
+        Once ``stop`` is set no further resend starts; the one under way is finished and
+        recorded, so a reply the shopper got is not left claimed and sent again later.
+        """
         if not self._channels:
             return 0
         delivered = 0
@@ -96,7 +100,11 @@ class RetryJob:
             if not claimed:
                 break
             tried += len(claimed)
-            sent = [await self._resend(pending, at()) for pending in claimed]
+            sent: list[bool] = []
+            for pending in claimed:
+                if stop is not None and stop.is_set():
+                    return delivered + sum(sent)  # the rest is resent once its claim ends
+                sent.append(await self._resend(pending, at()))
             delivered += sum(sent)
             if not any(sent):
                 # Nothing went through, so no conversation has a next reply due: done for now.

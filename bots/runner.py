@@ -76,6 +76,11 @@ class Services:
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
+    @property
+    def stopping(self) -> bool:
+        """True once shutdown has begun: the background jobs finish what they are doing."""
+        return self._stop.is_set()
+
     def channel(self, name: str) -> Channel:
         """The running channel called ``name``."""
         for channel in self.channels:
@@ -232,8 +237,16 @@ async def _stop(app: web.Application) -> None:
     await _shutdown(app[SERVICES])
 
 
+STOP_GRACE = 5.0
+"""Seconds the background jobs get to finish what they are doing once asked to stop."""
+
+
 async def _shutdown(services: Services) -> None:
     services._stop.set()
+    # A resend under way is let finish and recorded: cut off, it would stay claimed and
+    # be sent again after its claim ran out, although the shopper already has it.
+    if services._tasks:
+        await asyncio.wait(services._tasks, timeout=STOP_GRACE)
     for task in services._tasks:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):

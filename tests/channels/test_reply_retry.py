@@ -204,6 +204,30 @@ async def test_the_app_runs_the_job_every_retry_interval(
     assert api.chat(ANNA)[0]["text"] == resent.params["text"]
 
 
+async def test_stopping_lets_a_resend_under_way_finish_and_be_recorded(
+    api: TelegramAPIStandIn, start_app: Any, make_settings: SettingsFactory, clock: ManualClock
+) -> None:
+    # Cut off mid-send, the reply would stay claimed and be sent again after its claim ran
+    # out, although the shopper already had it.
+    env = api.env(TELEGRAM_WEBHOOK_URL=WEBHOOK_URL, OTKLIK_OUTBOX__RETRY_INTERVAL="0.05")
+    bot: AppHarness = await start_app(make_settings(**env), clock=clock)
+    api.fail("sendMessage", 502, BAD_GATEWAY)
+    await shopper_writes(bot, api, fixture_update("message_start"))
+    await api.next_call("sendMessage")  # refused
+    slow = api.hold("sendMessage")
+    await api.next_call("sendMessage")  # the job's resend, under way
+
+    stopping = asyncio.create_task(bot.client.close())
+    while not bot.services.stopping:  # noqa: ASYNC110 - no event says so
+        await asyncio.sleep(0)
+    slow.set()
+    await stopping
+
+    assert len(api.chat(ANNA)) == 1
+    [reply] = await outgoing(bot)
+    assert reply.status == "sent"
+
+
 async def test_a_delivery_goes_on_in_order_after_the_last_wait_of_a_429(
     api: TelegramAPIStandIn, bot: AppHarness, clock: ManualClock
 ) -> None:
