@@ -17,8 +17,9 @@ What is taken from viberbot and what is not:
 Viber specifics honoured here: every callback is signed (``X-Viber-Content-Signature``, an
 HMAC-SHA256 of the raw body keyed with the auth token); ``conversation_started`` may be answered
 with one message in the HTTP response, before the shopper subscribes; nobody who unsubscribed is
-sent anything; and ``set_webhook`` makes Viber call the webhook at once, so at start it is
-registered in the background, after the server listens.
+sent anything; ``set_webhook`` makes Viber call the webhook at once, so at start it is
+registered in the background, after the server listens; and a press on a link button comes
+back as a text message holding its URL, which is stored but not answered.
 
 The module passes the 400-line mark because it also carries the REST transport viberbot's
 cannot provide (timeouts, a configurable base URL) and the welcome-in-the-response path.
@@ -33,6 +34,7 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 from collections.abc import Callable, Mapping, Sequence
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -87,8 +89,11 @@ SIGNATURE_HEADER = "X-Viber-Content-Signature"
 EVENT_TYPES = ["delivered", "seen", "failed", "subscribed", "unsubscribed", "conversation_started"]
 """Callbacks asked for in ``set_webhook`` (``message`` always comes)."""
 SENDER_NAME_LIMIT = 28
+_LINK = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S+")
 _PICTURE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif")
 _OTHER_KINDS = {"sticker": "sticker", "video": "video", "file": "document"}
+_RECENT_MESSAGES = 20
+"""How far back in a chat a link button's URL is looked for (Viber shows the last keyboard)."""
 _NOT_SUBSCRIBED = 6
 _INVALID_TOKEN = 2
 _TOO_MANY_REQUESTS = 12
@@ -220,8 +225,19 @@ def _attachments(
     return (OtherAttachment(_OTHER_KINDS.get(kind, kind)),)
 
 
+def _is_url(text: str) -> bool:
+    """Whether ``text`` is one link (``https://…``, ``tg://…``) and nothing else."""
+    return _LINK.fullmatch(text) is not None
+
+
 def keyboard_json(rows: Sequence[Sequence[Button]]) -> dict[str, Any]:
-    """A Viber keyboard: each fitted row fills the 6-column grid; presses are not echoed."""
+    """A Viber keyboard: each fitted row fills the 6-column grid.
+
+    Every button is ``Silent`` ("whether the user action is presented in the conversation"):
+    a press shows nothing in the chat. Viber still sends it to the bot as a text message, a
+    reply button's as its marked ``ActionBody``, a link button's as its URL (see
+    :meth:`ViberChannel._link_echo`).
+    """
     buttons: list[dict[str, Any]] = []
     for row in rows:
         columns = 6 // len(row)
@@ -231,7 +247,8 @@ def keyboard_json(rows: Sequence[Sequence[Button]]) -> dict[str, Any]:
                 key |= {"ActionType": "open-url", "ActionBody": button.url}
             else:
                 body = layout.viber_action_body(button.payload or "")
-                key |= {"ActionType": "reply", "ActionBody": body, "Silent": True}
+                key |= {"ActionType": "reply", "ActionBody": body}
+            key["Silent"] = True
             buttons.append(key)
     return {"Type": "keyboard", "DefaultHeight": False, "Buttons": buttons}
 
@@ -488,7 +505,10 @@ class ViberChannel(Channel):
             assert message is not None
             # Writing to a bot subscribes the shopper again (Viber sends no callback for it).
             await self._set_subscribed(message.user_id, subscribed=True, only_if_unsubscribed=True)
-            await self.dispatch(message)
+            if await self._link_echo(callback, message):
+                await self._keep_without_turn(message)
+            else:
+                await self.dispatch(message)
         elif event in ("subscribed", "unsubscribed"):
             user_id = _person(callback.get("user"))["id"] if event == "subscribed" else None
             user_id = user_id or callback.get("user_id")
@@ -501,6 +521,45 @@ class ViberChannel(Channel):
         elif event not in ("webhook", "delivered", "seen"):
             log.info("Viber %s callback is not handled by the bot; ignored", event)
         return web.json_response({"status": 0})
+
+    async def _link_echo(self, callback: Mapping[str, Any], message: IncomingMessage) -> bool:
+        """Whether ``message`` is Viber's copy of a press on one of our link buttons.
+
+        Viber opens an ``open-url`` button's URL and also sends it to the bot as a text message
+        from the shopper. It is no question: answering it would put the fallback's keyboard in
+        place of the one the shopper pressed (Viber shows only the last keyboard). It is a
+        message that is only a URL, and either marked ``silent`` (from a ``Silent`` button: our
+        reply buttons' presses carry the payload mark instead) or a URL one of the bot's recent
+        replies in this chat has on a button.
+        """
+        url = message.text.strip()
+        if message.button_payload is not None or message.attachments or not _is_url(url):
+            return False
+        if callback.get("silent") is True:
+            return True
+        async with self._uow() as uow:
+            conversation = await uow.conversations.find_by_chat(self.name, message.chat_id)
+            if conversation is None:
+                return False
+            recent = await uow.messages.history(conversation, limit=_RECENT_MESSAGES)
+        return any(
+            button.get("url") == url
+            for stored in recent
+            if stored.direction == "out"
+            for row in stored.buttons or ()
+            for button in row
+        )
+
+    async def _keep_without_turn(self, message: IncomingMessage) -> None:
+        """Store ``message`` like every other one, but run no turn: nothing is answered."""
+        async with self._uow() as uow:
+            ref = await uow.conversations.file_incoming(message, self._clock.now())
+            await uow.commit()
+        log.info(
+            "Viber: conversation %s: a link button press (%s) is kept, not answered",
+            ref.conversation_id,
+            message.source_id,
+        )
 
     async def _welcome(self, callback: dict[str, Any]) -> web.Response:
         message = to_incoming(callback)

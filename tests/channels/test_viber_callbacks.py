@@ -151,7 +151,7 @@ def test_a_callback_without_who_or_what_is_malformed(callback: dict[str, Any]) -
         to_incoming(callback)
 
 
-def test_a_keyboard_fills_the_six_column_grid_row_by_row_and_does_not_echo_presses() -> None:
+def test_a_keyboard_fills_the_six_column_grid_and_no_press_shows_in_the_chat() -> None:
     keyboard = keyboard_json(
         [
             (Button("Да", payload="yes"), Button("Нет", payload="no")),
@@ -185,6 +185,7 @@ def test_a_keyboard_fills_the_six_column_grid_row_by_row_and_does_not_echo_press
                 "Text": "Сайт",
                 "ActionType": "open-url",
                 "ActionBody": "https://shop.example",
+                "Silent": True,
             },
         ],
     }

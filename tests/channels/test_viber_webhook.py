@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ from tests.fakes.viber_api import (
     conversation_started,
     deliver,
     message,
+    open_link,
     press,
     sign,
     subscribed,
@@ -26,6 +28,7 @@ from tests.fakes.viber_api import (
 )
 
 ANNA = "k9fWZ1bLtSoG0Jp3wTtJ6A=="
+SMALL_FAQ = str(Path(__file__).parents[1] / "fixtures" / "faq")
 
 
 @pytest.fixture
@@ -309,3 +312,87 @@ async def test_when_the_message_cannot_be_stored_viber_gets_an_error(
 
     assert response.status == 500
     assert "send_message" not in viber.calls
+
+
+@pytest.fixture
+async def faq_bot(
+    viber: ViberApiStandIn, start_app: Any, make_settings: SettingsFactory
+) -> AppHarness:
+    app: AppHarness = await start_app(make_settings(**viber.env(OTKLIK_FAQ__PATH=SMALL_FAQ)))
+    return app
+
+
+async def unanswered(bot: AppHarness) -> list[str]:
+    async with bot.services.database.uow() as uow:
+        return [question.text for question in await uow.faq.unanswered_since(None)]
+
+
+async def ask_store_hours(viber: ViberApiStandIn, bot: AppHarness) -> dict[str, Any]:
+    await deliver(bot.client, message(ANNA, "режим работы магазина"))
+    answer = await viber.next_message()
+    labels = [b["Text"] for b in answer["keyboard"]["Buttons"]]
+    assert labels == ["Адреса магазинов", "Доставка", "👍", "👎"]
+    return answer
+
+
+async def test_a_link_button_press_is_kept_and_the_answer_keeps_its_rating_buttons(
+    viber: ViberApiStandIn, faq_bot: AppHarness
+) -> None:
+    answer = await ask_store_hours(viber, faq_bot)
+    link = next(b for b in answer["keyboard"]["Buttons"] if b["ActionType"] == "open-url")
+    assert link["Silent"] is True  # the chat does not show the URL as the shopper's message
+
+    response = await deliver(faq_bot.client, open_link(ANNA, answer, "Адреса магазинов"))
+
+    assert response.status == 200
+    # No fallback reply, so the 👍/👎 keyboard Viber shows is still the answer's.
+    assert viber.sent == [answer]
+    assert await unanswered(faq_bot) == []
+    kept = (await history(faq_bot))[-1]
+    assert (kept.direction, kept.text) == ("in", "https://example.com/stores")
+    await deliver(faq_bot.client, message(ANNA, press(answer, "👍")))
+    assert "Рад, что помог" in (await viber.next_message())["text"]
+
+
+@pytest.mark.parametrize("silent", [False, None], ids=["not-silent", "no-silent-field"])
+async def test_a_link_button_press_is_told_by_its_url_when_viber_does_not_mark_it_silent(
+    viber: ViberApiStandIn, faq_bot: AppHarness, silent: bool | None
+) -> None:
+    answer = await ask_store_hours(viber, faq_bot)
+    echo = open_link(ANNA, answer, "Адреса магазинов")
+    if silent is None:
+        del echo["silent"]
+    else:
+        echo["silent"] = silent
+
+    await deliver(faq_bot.client, echo)
+
+    assert viber.sent == [answer]
+    assert await unanswered(faq_bot) == []
+    assert (await history(faq_bot))[-1].text == "https://example.com/stores"
+
+
+async def test_a_silent_link_is_a_button_press_even_when_its_reply_is_not_at_hand(
+    viber: ViberApiStandIn, faq_bot: AppHarness
+) -> None:
+    echo = message(ANNA, "https://example.com/stores")
+    echo["silent"] = True  # only a Silent button sends that; ours that reply carry "btn:"
+
+    await deliver(faq_bot.client, echo)
+
+    assert "send_message" not in viber.calls
+    assert [(m.direction, m.text) for m in await history(faq_bot)] == [
+        ("in", "https://example.com/stores")
+    ]
+
+
+async def test_a_link_the_bot_never_offered_is_answered_as_usual(
+    viber: ViberApiStandIn, faq_bot: AppHarness
+) -> None:
+    await ask_store_hours(viber, faq_bot)
+
+    await deliver(faq_bot.client, message(ANNA, "https://example.com/somewhere-else"))
+
+    assert "не нашёл" in (await viber.next_message())["text"]
+    assert len(viber.sent) == 2
+    assert await unanswered(faq_bot) == ["https://example.com/somewhere-else"]

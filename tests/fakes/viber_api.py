@@ -34,6 +34,7 @@ __all__ = [
     "conversation_started",
     "deliver",
     "message",
+    "open_link",
     "press",
     "sign",
     "signed_headers",
@@ -305,5 +306,22 @@ def press(sent: dict[str, Any], label_part: str) -> str:
     for button in (sent.get("keyboard") or {}).get("Buttons", []):
         if label_part.lower() in button.get("Text", "").lower():
             return str(button["ActionBody"])
+    msg = f"no button with {label_part!r} in {sent.get('keyboard')}"
+    raise AssertionError(msg)
+
+
+def open_link(user_id: str, sent: dict[str, Any], label_part: str) -> dict[str, Any]:
+    """What Viber sends the bot when the shopper presses a link button in a sent message.
+
+    Viber opens an ``open-url`` button's ``ActionBody`` and also sends it to the bot as a text
+    message from the shopper, ``silent`` when the button was ``Silent`` (then the chat does
+    not show it).
+    """
+    for button in (sent.get("keyboard") or {}).get("Buttons", []):
+        if label_part.lower() in button.get("Text", "").lower():
+            assert button["ActionType"] == "open-url", f"{button['Text']!r} is not a link"
+            callback = message(user_id, str(button["ActionBody"]))
+            callback["silent"] = bool(button.get("Silent", False))
+            return callback
     msg = f"no button with {label_part!r} in {sent.get('keyboard')}"
     raise AssertionError(msg)
