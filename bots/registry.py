@@ -52,7 +52,7 @@ def _vk(context: ChannelContext) -> Channel | None:
         return None
     from bots.vk import VkChannel  # noqa: PLC0415 - imported only when switched on
 
-    return VkChannel(settings, clock=context.clock, limiter=context.limiter)
+    return VkChannel(settings, clock=context.clock, limiter=context.limiter, uow=context.uow)
 
 
 def _viber(context: ChannelContext) -> Channel | None:

@@ -19,7 +19,10 @@ suit a community bot and are replaced here, not patched in the library:
   ``random_id``, which VK uses to drop the copy, so a lost answer never doubles a message.
 
 The long-poll request itself is made with aiohttp rather than ``VkBotLongPoll``: a thread blocked
-in a 25-second request cannot be cancelled, and stopping the bot would wait for it.
+in a 25-second request cannot be cancelled, and stopping the bot would wait for it. The position
+(``ts``) of the last batch whose events are all stored is saved in the database
+(``channel_cursors``), so a restarted bot resumes there and takes what shoppers wrote while it was
+down, instead of starting from the newest event VK hands out.
 
 The module is longer than the 400-line mark because it carries both ways VK delivers events and
 the transport vk-api lacks; the pure translation comes first and could move to a module of its
@@ -35,9 +38,9 @@ import json
 import logging
 import secrets
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import aiohttp
 import requests
@@ -72,6 +75,9 @@ from bots.messages import (
 from config.settings import VkSettings
 from dialogs.clock import Clock, SystemClock
 from storage.ratelimit import Limit, RateLimiter
+
+if TYPE_CHECKING:
+    from storage.uow import UnitOfWork
 
 __all__ = ["WEBHOOK_PATH", "MalformedEvent", "RateLimit", "VkChannel", "to_incoming"]
 
@@ -374,6 +380,7 @@ class VkChannel(Channel):
         request_timeout: float = 10.0,
         long_poll_wait: int = LONG_POLL_WAIT,
         limiter: RateLimiter | None = None,
+        uow: Callable[[], UnitOfWork] | None = None,
     ) -> None:
         super().__init__()
         if settings.group_token is None:
@@ -393,6 +400,11 @@ class VkChannel(Channel):
         self._http: aiohttp.ClientSession | None = None
         self._polling: asyncio.Task[None] | None = None
         self._problem: str | None = "not started"
+        # Where the long-poll position is saved; without it (a channel used on its own) every
+        # start begins at VK's newest event, as the Bots Long Poll API does by itself.
+        self._uow = uow
+        self._cursor = f"vk:{self.group_id}"
+        self._saved_ts: str | None = None
 
     @property
     def callback_mode(self) -> bool:
@@ -423,8 +435,9 @@ class VkChannel(Channel):
         log.info("VK community «%s» connected", title)
         if not self.callback_mode:
             server = await self._long_poll_server()
+            ts = await self._resume_from(server)
             self._http = aiohttp.ClientSession()
-            self._polling = asyncio.create_task(self._poll(server), name="vk-long-poll")
+            self._polling = asyncio.create_task(self._poll(server, ts), name="vk-long-poll")
         self._problem = None
 
     async def stop(self) -> None:
@@ -600,9 +613,42 @@ class VkChannel(Channel):
         except SendError as exc:  # the button keeps spinning; the press is still handled
             log.warning("VK: answering a callback button failed: %s", exc)
 
-    async def _poll(self, server: dict[str, Any]) -> None:
+    async def _resume_from(self, server: Mapping[str, Any]) -> object:
+        """The ``ts`` to poll from: the one saved by the last run, else VK's newest (saved)."""
+        if self._uow is None:
+            return server["ts"]
+        async with self._uow() as uow:
+            saved = await uow.cursors.get(self._cursor)
+        if saved is None:
+            # The first start: nothing to catch up on, but a restart must find this place.
+            await self._remember(server["ts"])
+            return server["ts"]
+        self._saved_ts = saved
+        if saved != str(server["ts"]):
+            log.info("VK long poll: resuming from ts %s (VK's newest is %s)", saved, server["ts"])
+        return saved
+
+    async def _remember(self, ts: object) -> None:
+        """Save ``ts`` as the place to resume from: once per batch, only when it moved.
+
+        Called when every event before ``ts`` is stored (or skipped as malformed). A failed
+        save is logged and left to the next batch: the events are stored, and a restart
+        before then reads some of them again, which the store recognises as redeliveries.
+        """
+        position = str(ts)
+        if self._uow is None or position == self._saved_ts:
+            return
+        try:
+            async with self._uow() as uow:
+                await uow.cursors.set(self._cursor, position, self._clock.now())
+                await uow.commit()
+        except Exception:
+            log.warning("VK long poll: saving ts %s failed", position, exc_info=True)
+        else:
+            self._saved_ts = position
+
+    async def _poll(self, server: dict[str, Any], ts: object) -> None:
         delays = backoff_delays()
-        ts = server["ts"]
         while True:
             try:
                 data = await self._check(server, ts)
@@ -619,12 +665,15 @@ class VkChannel(Channel):
                     self._problem = f"groups.getLongPollServer failed: {exc}"
                     log.warning("VK: %s; retrying", self._problem)
                     await self._clock.sleep(next(delays))
+                else:
+                    await self._remember(ts)  # where VK said to go on from, if it moved
                 continue
             self._problem = None
             delays = backoff_delays()
             for update in data.get("updates") or []:
                 await self._take_until_done(update)
             ts = data.get("ts", ts)
+            await self._remember(ts)  # every event of the batch is stored by now
 
     async def _check(self, server: Mapping[str, Any], ts: object) -> dict[str, Any]:
         assert self._http is not None
@@ -646,11 +695,27 @@ class VkChannel(Channel):
     async def _renew(
         self, server: dict[str, Any], ts: object, failed: object, data: Mapping[str, Any]
     ) -> tuple[dict[str, Any], object]:
-        if failed == 1:  # history is out of date: carry on from the ts VK gives
-            return server, data.get("ts", ts)
+        if failed == 1:  # history is out of date or partly lost: carry on from the ts VK gives
+            given = data.get("ts", ts)
+            log.warning(
+                "VK long poll: events from ts %s are no longer kept; going on from ts %s, "
+                "so events in between may have been missed",
+                ts,
+                given,
+            )
+            return server, given
         fresh = await self._long_poll_server()
-        # failed 2: the key expired, keep our place; 3: the history is lost, start afresh.
-        return fresh, ts if failed == 2 else fresh["ts"]
+        if failed == 2:  # the key expired: a new one, and our place kept
+            return fresh, ts
+        # 3: the session's information is lost: a new key and VK's ts.
+        log.warning(
+            "VK long poll: the session was lost (failed %s); going on from ts %s instead of %s, "
+            "so events in between may have been missed",
+            failed,
+            fresh["ts"],
+            ts,
+        )
+        return fresh, fresh["ts"]
 
     async def _take_until_done(self, update: object) -> None:
         # A failure here is storage being down: retry the same event rather than skip it.

@@ -31,6 +31,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 __all__ = [
     "AnswerRating",
     "Base",
+    "ChannelCursor",
     "Conversation",
     "Customer",
     "Feedback",
@@ -269,3 +270,16 @@ class Feedback(Base):
     text: Mapped[str] = mapped_column(Text)
     attachments: Mapped[list[Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime]
+
+
+class ChannelCursor(Base):
+    """How far a channel has read a platform's event stream (VK Long Poll's ``ts``), per key.
+
+    Written once per batch of stored events, so a restart resumes where the last one stopped.
+    """
+
+    __tablename__ = "channel_cursors"
+
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    position: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime]

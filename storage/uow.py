@@ -10,6 +10,7 @@ from typing import Self
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bots.messages import IncomingMessage
+from storage.cursors import CursorRepository
 from storage.customers import CustomerRepository
 from storage.faq_records import FaqRecordRepository
 from storage.filing import write_batch
@@ -33,6 +34,7 @@ class UnitOfWork:
     messages: MessageRepository
     handoffs: HandoffRepository
     feedback: FeedbackRepository
+    cursors: CursorRepository
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
@@ -47,6 +49,7 @@ class UnitOfWork:
         self.messages = MessageRepository(session)
         self.handoffs = HandoffRepository(session)
         self.feedback = FeedbackRepository(session)
+        self.cursors = CursorRepository(session)
         return self
 
     async def __aexit__(

@@ -7,7 +7,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from sqlalchemy import event
 
+from config.settings import Settings
 from dialogs.clock import ManualClock
 from tests.conftest import AppHarness, SettingsFactory
 from tests.fakes.vk_api import GROUP_ID, LONG_POLL, VkApiStandIn, message_new, press
@@ -152,3 +154,110 @@ async def test_an_event_that_cannot_be_stored_shows_in_health_while_it_is_retrie
     assert health["channels"]["vk"] == "handling an event failed (RuntimeError); retrying"
     assert len(clock.sleeps) >= 1  # retried with a backoff, not skipped
     assert "messages.send" not in vk.calls
+
+
+# -- resuming where the last run stopped ---------------------------------------------------------
+
+BORIS = 512345679
+
+
+async def _stopped_after(
+    vk: VkApiStandIn, start_app: Any, settings: Settings, clock: ManualClock, handled: int
+) -> None:
+    """Run the app, let it handle ``handled`` messages of Anna's, and stop it."""
+    app: AppHarness = await start_app(settings, clock)
+    await vk.next_call(LONG_POLL)
+    for _ in range(handled):
+        await vk.push(message_new(ANNA, "меню"))
+        await vk.next_message()
+        await vk.consumed()
+    await app.client.close()  # the app's shutdown, as at a deploy
+
+
+@pytest.mark.parametrize("handled", [0, 1], ids=["nothing-handled-yet", "after-a-message"])
+async def test_what_shoppers_write_while_the_bot_is_down_is_answered_after_a_restart(
+    vk: VkApiStandIn,
+    start_app: Any,
+    make_settings: SettingsFactory,
+    clock: ManualClock,
+    handled: int,
+) -> None:
+    settings = make_settings(**vk.env())
+    await _stopped_after(vk, start_app, settings, clock, handled)
+    polls_before = len(vk.calls[LONG_POLL])
+
+    await vk.push(message_new(BORIS, "меню"))  # written while the bot is down
+    app: AppHarness = await start_app(settings, clock)  # the same database
+    reply = await vk.next_message()
+    await vk.consumed()
+    await app.services.channel("vk").finish_background()
+
+    assert reply["peer_id"] == str(BORIS)
+    assert "Чем могу помочь" in reply["message"]
+    # groups.getLongPollServer handed the restarted bot ts handled + 1, past Boris's message;
+    # it polled from where the last run stopped instead, and saved where it is now.
+    assert vk.calls[LONG_POLL][polls_before]["ts"] == str(handled)
+    async with app.services.database.uow() as uow:
+        conversation = await uow.conversations.find_by_chat("vk", str(BORIS))
+        assert conversation is not None
+        history = await uow.messages.history(conversation)
+        assert await uow.cursors.get(f"vk:{GROUP_ID}") == str(handled + 1)
+    assert [(m.direction, m.text) for m in history] == [
+        ("in", "меню"),
+        ("out", reply["message"]),
+    ]
+
+
+async def test_a_resume_from_events_vk_no_longer_keeps_goes_on_from_vks_ts_with_a_warning(
+    vk: VkApiStandIn,
+    start_app: Any,
+    make_settings: SettingsFactory,
+    clock: ManualClock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    settings = make_settings(**vk.env())
+    await _stopped_after(vk, start_app, settings, clock, handled=1)  # saved: ts 1
+    polls_before = len(vk.calls[LONG_POLL])
+    await vk.push(message_new(BORIS, "меню"))  # written while the bot is down ...
+    vk.lose_history()  # ... and dropped by VK before it came back (a long outage)
+
+    app: AppHarness = await start_app(settings, clock)
+    await vk.consumed()  # polling from VK's ts now
+    await vk.push(message_new(ANNA, "меню"))
+    reply = await vk.next_message()
+    await vk.consumed()
+    await app.services.channel("vk").finish_background()
+
+    assert reply["peer_id"] == str(ANNA)
+    assert [poll["ts"] for poll in vk.calls[LONG_POLL][polls_before:]][:3] == ["1", "2", "3"]
+    assert len(vk.calls["groups.getLongPollServer"]) == 2  # one per start; failed 1 needs none
+    assert (
+        "events from ts 1 are no longer kept; going on from ts 2, "
+        "so events in between may have been missed"
+    ) in caplog.text
+    async with app.services.database.uow() as uow:
+        assert await uow.conversations.find_by_chat("vk", str(BORIS)) is None  # lost at VK
+        assert await uow.cursors.get(f"vk:{GROUP_ID}") == "3"
+
+
+async def test_the_position_is_saved_once_per_batch_not_per_event(
+    vk: VkApiStandIn, bot: AppHarness
+) -> None:
+    writes: list[str] = []
+
+    def on_statement(*args: Any) -> None:
+        statement = str(args[2])
+        if "channel_cursors" in statement and not statement.lstrip().startswith("SELECT"):
+            writes.append(statement)
+
+    for engine in bot.services.database.engines:
+        event.listen(engine, "before_cursor_execute", on_statement)
+    await vk.push(*(message_new(ANNA + n, "меню") for n in range(3)))  # one long-poll answer
+    for _ in range(3):
+        await vk.next_message()
+    await vk.consumed()
+    await bot.services.channel("vk").finish_background()
+
+    assert len(writes) == 1
+    async with bot.services.database.uow() as uow:
+        assert await uow.cursors.get(f"vk:{GROUP_ID}") == "3"

@@ -6,6 +6,12 @@ awaits "the next call of X" instead of sleeping. The adapter reaches it through 
 ``groups.getLongPollServer`` hands out this server's own long-poll address, so Long Poll runs
 against it too.
 
+Positions (``ts``) are modelled as VK's are: ``ts`` counts the events pushed so far, and the
+server keeps them whether or not anyone polls, so a bot that stops and comes back with an older
+``ts`` is handed what it missed. ``groups.getLongPollServer`` answers the newest ``ts``. Events
+VK no longer keeps (:meth:`VkApiStandIn.lose_history`) are not handed out: a poll from before
+them, or from a ``ts`` never handed out, is answered ``{"failed": 1, "ts": <newest>}``.
+
 Like VK, ``messages.send`` remembers each ``random_id`` it has seen per peer and answers a repeat
 with the first message's id without delivering it again; :attr:`delivered` lists what a shopper
 would actually see.
@@ -60,6 +66,7 @@ class VkApiStandIn(BaseApiStandIn[dict[str, str], _Answer]):
         self._message_ids = itertools.count(1001)
         self._updates: list[dict[str, Any]] = []
         self._long_poll_failures: deque[int] = deque()
+        self._kept_from = 0  # the oldest ts the server still hands events out from
         self._key = "key-1"
         self._keys = itertools.count(2)
 
@@ -111,6 +118,11 @@ class VkApiStandIn(BaseApiStandIn[dict[str, str], _Answer]):
         """Deliver community events to whoever long-polls."""
         self._updates.extend(events)
         self._notify()
+
+    def lose_history(self) -> None:
+        """Forget the events pushed so far, as VK does with old ones: polls from before now
+        are answered ``failed: 1`` with the newest ``ts``."""
+        self._kept_from = len(self._updates)
 
     async def fail_long_poll(self, code: int) -> None:
         """Answer the next long-poll request with ``{"failed": code}`` (1, 2 or 3)."""
@@ -201,6 +213,8 @@ class VkApiStandIn(BaseApiStandIn[dict[str, str], _Answer]):
         if query.get("key") != self._key:
             return web.json_response({"failed": 2})
         seen = int(query.get("ts", "0"))
+        if not self._kept_from <= seen <= len(self._updates):
+            return web.json_response({"failed": 1, "ts": str(len(self._updates))})
         wait = float(query.get("wait", "25"))
         with contextlib.suppress(TimeoutError):
             await self._wait_for(
