@@ -389,6 +389,10 @@ class VkChannel(Channel):
         if settings.group_id is None:
             msg = "VK_GROUP_ID is not set (the community's numeric id)"
             raise ValueError(msg)
+        if (settings.confirmation_code is None) != (settings.secret is None):
+            # One of the two alone would quietly mean Long Poll, not the webhook meant.
+            msg = "the Callback API needs both VK_CONFIRMATION_CODE and VK_SECRET (or neither)"
+            raise ValueError(msg)
         self._settings = settings
         self._token = settings.group_token.get_secret_value()
         self.group_id = settings.group_id

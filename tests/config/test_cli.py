@@ -103,6 +103,24 @@ def test_a_vk_token_without_its_group_id_ends_run_with_code_2(tmp_path: Path) ->
     assert "VK_GROUP_ID" in lines[0]
 
 
+def test_a_vk_secret_without_its_confirmation_code_ends_run_with_code_2(tmp_path: Path) -> None:
+    # Alone it would quietly mean Long Poll, not the Callback API the operator set up.
+    result = _run(
+        "run",
+        "--port",
+        "0",
+        cwd=tmp_path,
+        VK_GROUP_TOKEN="vk1.a.token",
+        VK_GROUP_ID="123456",
+        VK_SECRET="s3cret",
+    )
+
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "VK_CONFIRMATION_CODE and VK_SECRET" in lines[0]
+
+
 def test_a_config_given_before_the_command_is_the_one_used(tmp_path: Path) -> None:
     # `otklik --config FILE db upgrade`, as `otklik --help` offers it for every command.
     config = tmp_path / "otklik.yaml"
