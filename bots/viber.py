@@ -517,10 +517,32 @@ class ViberChannel(Channel):
             await self._set_subscribed(user_id, subscribed=event == "subscribed")
             log.info("Viber: shopper %s %s", user_id, event)
         elif event == "failed":
-            log.warning("Viber: a message to %s failed: %s", callback.get("user_id"), callback)
+            await self._undelivered(callback)
         elif event not in ("webhook", "delivered", "seen"):
             log.info("Viber %s callback is not handled by the bot; ignored", event)
         return web.json_response({"status": 0})
+
+    async def _undelivered(self, callback: Mapping[str, Any]) -> None:
+        """Viber took a reply but could not deliver it: its record says so (not ``sent``)."""
+        user_id = callback.get("user_id")
+        token = callback.get("message_token")
+        description = str(callback.get("desc") or "failed")[:500]
+        recorded = False
+        if isinstance(user_id, str) and user_id and token is not None:
+            async with self._uow() as uow:
+                conversation = await uow.conversations.find_by_chat(self.name, user_id)
+                if conversation is not None:
+                    recorded = await uow.messages.mark_undelivered(
+                        conversation, str(token), "undelivered", description
+                    )
+                await uow.commit()
+        log.warning(
+            "Viber: message %s to %s was not delivered: %s%s",
+            token,
+            user_id,
+            description,
+            "" if recorded else " (no such reply on record)",
+        )
 
     async def _link_echo(self, callback: Mapping[str, Any], message: IncomingMessage) -> bool:
         """Whether ``message`` is Viber's copy of a press on one of our link buttons.

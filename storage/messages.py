@@ -148,6 +148,31 @@ class MessageRepository:
             )
         )
 
+    async def mark_undelivered(
+        self, conversation_id: int, source_id: str, error_code: str, error_description: str
+    ) -> bool:
+        """A reply the platform took but later reported undelivered (Viber's ``failed``).
+
+        It becomes ``failed`` for good: the notice gives no passing reason, and a resend could
+        reach the shopper twice. Looked up within its conversation, by the platform's id.
+        """
+        result = await self._session.execute(
+            update(Message)
+            .where(
+                Message.conversation_id == conversation_id,
+                Message.direction == "out",
+                Message.source_id == source_id,
+                Message.status == "sent",
+            )
+            .values(
+                status="failed",
+                error_code=error_code,
+                error_description=error_description,
+                retryable=False,
+            )
+        )
+        return bool(getattr(result, "rowcount", 0))
+
     async def mark_resend_failed(
         self,
         message_id: int,

@@ -141,6 +141,29 @@ async def test_other_callbacks_are_acknowledged_without_a_message(
         assert "failed" in caplog.text
 
 
+async def test_a_reply_viber_reports_undelivered_is_recorded_as_failed(
+    viber: ViberApiStandIn, bot: AppHarness
+) -> None:
+    await deliver(bot.client, message(ANNA, "меню"))
+    reply = (await history(bot))[-1]
+    assert reply.status == "sent"
+    notice = {
+        "event": "failed",
+        "timestamp": 1767268800000,
+        "message_token": int(reply.source_id or 0),
+        "user_id": ANNA,
+        "desc": "the receiver's client is too old",
+    }
+
+    response = await deliver(bot.client, notice)
+    again = await deliver(bot.client, {**notice, "message_token": 999})  # not ours: nothing
+
+    assert (response.status, again.status) == (200, 200)
+    last = (await history(bot))[-1]
+    assert (last.id, last.status, last.error_code) == (reply.id, "failed", "undelivered")
+    assert not last.retryable  # a resend could reach the shopper twice
+
+
 async def test_conversation_started_is_answered_with_the_welcome_in_the_response(
     viber: ViberApiStandIn, bot: AppHarness
 ) -> None:
