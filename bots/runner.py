@@ -251,8 +251,9 @@ async def _shutdown(services: Services) -> None:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-    for channel in services.channels:
-        await channel.stop()
+    # Together: each lets its turns in flight finish for a few seconds, and one after another
+    # those seconds would add up past a container's stop timeout.
+    await asyncio.gather(*(channel.stop() for channel in services.channels))
     await services.journal.aclose()  # what channels handed in before stopping is kept
     await services.states.close()
     if services.redis is None:

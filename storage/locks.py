@@ -8,15 +8,24 @@ process does not keep one lock per chat it has ever seen.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from redis.asyncio import Redis
+from redis.asyncio.lock import Lock
+from redis.exceptions import LockError
 
 from storage.state.base import KeyBuilder, StateKey
 
-__all__ = ["ConversationLock", "MemoryConversationLock", "RedisConversationLock"]
+__all__ = ["MAX_HOLD", "ConversationLock", "MemoryConversationLock", "RedisConversationLock"]
+
+log = logging.getLogger(__name__)
+
+MAX_HOLD = 600.0
+"""Seconds a live turn's Redis lock is renewed for at most; past that it may expire."""
 
 
 class ConversationLock(ABC):
@@ -107,7 +116,28 @@ class RedisConversationLock(ConversationLock):
             raise_on_release_error=False,
         )
         async with self._local.lock(key), lock:
-            yield
+            keeper = asyncio.create_task(self._keep(lock, key))
+            try:
+                yield
+            finally:
+                keeper.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await keeper
+
+    async def _keep(self, lock: Lock, key: StateKey) -> None:
+        """Renew the lock while the turn holds it (its replies can take a while to send: a
+        429 waited out), so it does not expire under a live turn and let the chat's next
+        message overtake it. A worker that dies stops renewing, and the lock expires; a turn
+        stuck past ``MAX_HOLD`` is no longer covered."""
+        renewals = int(MAX_HOLD / (self._timeout / 3))
+        for _ in range(renewals):
+            await asyncio.sleep(self._timeout / 3)
+            try:
+                await lock.reacquire()
+            except LockError:
+                log.warning("the lock of %s was lost while its turn ran", key)
+                return
+        log.warning("the turn of %s held its lock past %.0f s; no longer renewed", key, MAX_HOLD)
 
     async def close(self) -> None:
         await self.redis.aclose()

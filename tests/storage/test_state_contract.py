@@ -197,6 +197,30 @@ async def test_a_redis_lock_lost_mid_turn_does_not_fail_the_turn(
     await locks.close()
 
 
+async def test_a_redis_lock_is_renewed_while_its_turn_runs(
+    redis_url: str, redis_prefix: str
+) -> None:
+    # Replies are sent inside the lock, and a 429 waited out can outlast its timeout: expired,
+    # the lock would let the chat's next message overtake this turn in another worker.
+    redis = Redis.from_url(redis_url)
+    keys = KeyBuilder(redis_prefix)
+    locks = RedisConversationLock(redis, timeout=0.6, keys=keys)
+    name = keys.build(KEY, "lock")
+
+    async def renewed() -> None:
+        lowest = await redis.pttl(name)
+        while (left := await redis.pttl(name)) <= lowest + 100:
+            lowest = min(lowest, left)
+            await asyncio.sleep(0.01)  # polling Redis for a change, not timing the test
+
+    async with locks.lock(KEY):
+        await asyncio.wait_for(renewed(), timeout=5)
+        assert await redis.exists(name)
+
+    assert not await redis.exists(name)  # released at the end of the turn
+    await locks.close()
+
+
 async def test_the_memory_lock_forgets_keys_nobody_holds() -> None:
     locks = MemoryConversationLock()
     for chat in range(100):
