@@ -101,15 +101,24 @@ class RetryJob:
                 break
             tried += len(claimed)
             sent: list[bool] = []
-            for pending in claimed:
+            for number, pending in enumerate(claimed):
                 if stop is not None and stop.is_set():
-                    return delivered + sum(sent)  # the rest is resent once its claim ends
+                    await self._release(claimed[number:], at())
+                    return delivered + sum(sent)
                 sent.append(await self._resend(pending, at()))
             delivered += sum(sent)
             if not any(sent):
                 # Nothing went through, so no conversation has a next reply due: done for now.
                 break
         return delivered
+
+    async def _release(self, unsent: Sequence[PendingReply], now: datetime) -> None:
+        """Give back claims not started: held for ``CLAIM_HOLD``, their chats would count as
+        having a reply waiting, and every new reply there would be held behind them."""
+        async with self._uow() as uow:
+            for pending in unsent:
+                await uow.messages.renew_claim(pending.id, pending.held_until, now)
+            await uow.commit()
 
     async def _resend(self, pending: PendingReply, now: datetime) -> bool:
         if pending.attempts >= self._settings.max_attempts:  # max_attempts was lowered

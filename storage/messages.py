@@ -171,7 +171,7 @@ class MessageRepository:
                 retryable=False,
             )
         )
-        return bool(getattr(result, "rowcount", 0))
+        return _changed(result) == 1
 
     async def mark_resend_failed(
         self,

@@ -273,6 +273,42 @@ async def refused_replies(database: Database, chat: str, texts: list[str]) -> No
         await uow.commit()
 
 
+async def test_a_job_stopped_midway_gives_back_the_replies_it_had_not_started(
+    api: TelegramAPIStandIn, make_settings: SettingsFactory, tmp_path: Any
+) -> None:
+    # Left claimed for ten minutes, each of those chats would count as having a reply
+    # waiting, and every new reply there would be held behind it.
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'retry.db'}")
+    await database.upgrade()
+    for chat in CHATS[:3]:
+        await refused_replies(database, chat, [f"{chat}: ответ"])
+    settings = make_settings(**api.env(TELEGRAM_WEBHOOK_URL=WEBHOOK_URL))
+    clock = ManualClock(T0)
+    stop = asyncio.Event()
+    slow = api.hold("sendMessage")
+    try:
+        async with TelegramChannel(settings.telegram, clock=clock) as channel:
+            job = RetryJob(database.uow, [channel], clock, OutboxSettings())
+            running = asyncio.create_task(job.run_once(T0, stop))
+            await api.next_call("sendMessage")  # the first resend is under way
+            stop.set()
+            slow.set()
+            delivered = await running
+        async with database.uow() as uow:
+            due = await uow.messages.claim_due_for_retry(
+                T0 + timedelta(seconds=1),
+                channels={"telegram"},
+                hold_until=T0 + timedelta(minutes=1),
+                limit=10,
+            )
+    finally:
+        await database.dispose()
+
+    assert delivered == 1
+    assert len(api.calls("sendMessage")) == 1  # no new resend started after the stop
+    assert sorted(p.chat_id for p in due) == CHATS[1:3]  # due again at once, not in 10 min
+
+
 async def test_two_workers_retrying_at_once_on_postgres_send_each_reply_once_in_order(
     api: TelegramAPIStandIn, make_settings: SettingsFactory, postgres_url: str
 ) -> None:
