@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -50,6 +51,10 @@ class Outbox:
         self._journal = journal
         self._clock = clock
         self._max_rate_retries = max_rate_retries
+        # Conversations whose replies this process left for the retry job, and when
+        # (time.monotonic()). A turn whose message was stored before that was told nothing
+        # waits, and would overtake them.
+        self._left_waiting: dict[int, float] = {}
 
     async def deliver(
         self,
@@ -60,12 +65,16 @@ class Outbox:
         *,
         author: str = "bot",
         queue_behind: bool = False,
+        as_of: float | None = None,
     ) -> list[Delivery]:
         """Send ``replies`` in order to ``chat_id`` and record every outcome.
 
         With ``queue_behind`` (an earlier reply in this conversation awaits a retry) nothing is
         sent now: the replies are recorded as held and the retry job sends them after it.
+        ``as_of`` is when ``queue_behind`` was learnt (``time.monotonic()``): replies this
+        outbox left waiting since then count too.
         """
+        queue_behind = self._behind(conversation_id, queue_behind, as_of)
         deliveries: list[Delivery] = []
         pending: list[tuple[Reply, int | None]] = [(reply, new_send_key()) for reply in replies]
         while pending:
@@ -99,7 +108,24 @@ class Outbox:
                 for delivery in deliveries
             ]
         )
+        if any(d.error is not None and d.error.retryable for d in deliveries):
+            self._left_waiting.pop(conversation_id, None)  # the newest last
+            self._left_waiting[conversation_id] = time.monotonic()
+            if len(self._left_waiting) > _LEFT_WAITING_KEPT:
+                del self._left_waiting[next(iter(self._left_waiting))]
         return deliveries
+
+    def _behind(self, conversation_id: int, queue_behind: bool, as_of: float | None) -> bool:
+        """Whether the replies must wait, with what this process knows since ``as_of``."""
+        left = self._left_waiting.get(conversation_id)
+        if left is None:
+            return queue_behind
+        if as_of is not None and as_of > left:
+            # The database was asked after those replies were recorded: its answer holds.
+            if not queue_behind:
+                del self._left_waiting[conversation_id]
+            return queue_behind
+        return True
 
     async def _send(
         self, channel: Channel, chat_id: str, reply: Reply, key: int | None
@@ -127,6 +153,9 @@ class Outbox:
                 error = SendError("error", repr(exc), retryable=True)
                 return [Delivery(reply, None, error, key=key)], []
 
+
+_LEFT_WAITING_KEPT = 10_000
+"""Conversations with replies left waiting that an outbox remembers (the oldest are dropped)."""
 
 _PART_ROOM = 2**16
 """Keys leave this much room below 2**31 for ``part_key`` (a reply has far fewer parts)."""

@@ -48,6 +48,7 @@ class Pipeline:
                 message.chat_id,
                 result.replies,
                 queue_behind=result.queue_behind,
+                as_of=result.asked_at,
             )
 
         # Delivered inside the turn's lock: the next message of this chat waits for it.

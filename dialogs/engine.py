@@ -19,6 +19,7 @@ Order of work for every message, and why:
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -48,6 +49,9 @@ class TurnResult:
     duplicate: bool = False
     queue_behind: bool = False
     """An earlier reply awaits a retry: these must queue behind it, not overtake it."""
+    asked_at: float = 0.0
+    """When storing the message asked whether replies wait (``time.monotonic()``): the
+    outbox knows of replies it left waiting since then, which that answer could not."""
 
 
 Deliver = Callable[[TurnResult], Awaitable[object]]
@@ -91,6 +95,7 @@ class Engine:
         it raises is the caller's, not the turn's.
         """
         now = self._clock.now()
+        asked_at = time.monotonic()
         ref = await self._journal.file_incoming(message, now)
         if on_stored is not None:
             on_stored()
@@ -105,7 +110,12 @@ class Engine:
         try:
             async with self._locks.lock(key):
                 replies = await self._turn(message, ref.conversation_id, key, language, now)
-                result = TurnResult(ref.conversation_id, replies, queue_behind=ref.replies_waiting)
+                result = TurnResult(
+                    ref.conversation_id,
+                    replies,
+                    queue_behind=ref.replies_waiting,
+                    asked_at=asked_at,
+                )
                 if deliver is not None:
                     delivering = True
                     await deliver(result)
@@ -116,7 +126,10 @@ class Engine:
             # The lock itself failed (a Redis that cannot be reached): still answer.
             log.exception("conversation %s: the turn failed", ref.conversation_id)
             result = TurnResult(
-                ref.conversation_id, [self._apology(language)], queue_behind=ref.replies_waiting
+                ref.conversation_id,
+                [self._apology(language)],
+                queue_behind=ref.replies_waiting,
+                asked_at=asked_at,
             )
             if deliver is not None:
                 await deliver(result)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -241,6 +242,52 @@ async def test_a_chats_replies_keep_the_order_of_its_messages_when_a_send_is_slo
     shown = [message["text"] for message in api.chat(ANNA)]
     assert shown[0].startswith("Здравствуйте")
     assert shown[1:] == ["Чем могу помочь?"]
+
+
+async def test_a_reply_refused_while_the_next_message_waits_is_not_overtaken(
+    api: TelegramAPIStandIn, start_app: Any, make_settings: SettingsFactory
+) -> None:
+    # «меню» was stored while the greeting was on its way, so storing it found no reply
+    # waiting; the greeting was then refused for a passing reason and waits for the retry job.
+    env = api.env(OTKLIK_TELEGRAM__POLLING_TIMEOUT="1", OTKLIK_OUTBOX__RETRY_INTERVAL="3600")
+    bot: AppHarness = await start_app(make_settings(**env))
+    await api.next_call("getUpdates")
+    slow = api.hold("sendMessage")
+    api.fail("sendMessage", 502, "Bad Gateway")
+    api.push_update(fixture_update("message_start"))
+    await api.next_call("sendMessage")
+    menu = fixture_update("message_text")
+    menu["message"]["text"] = "меню"
+    api.push_update(menu)
+    key = StateKey("telegram", ANNA, ANNA)
+
+    async def second_turn_waits() -> None:
+        while bot.services.locks.users(key) < 2:  # noqa: ASYNC110 - no event says so
+            await asyncio.sleep(0)
+
+    await asyncio.wait_for(second_turn_waits(), 5)
+    slow.set()
+    await settled(bot)
+
+    assert api.chat(ANNA) == []  # the reply to «меню» did not go out before the greeting
+    assert len(api.calls("sendMessage")) == 1
+    async with bot.services.database.uow() as uow:
+        conversation = await uow.conversations.find_by_chat("telegram", ANNA)
+        assert conversation is not None
+        replies = [m for m in await uow.messages.history(conversation) if m.direction == "out"]
+    assert [(m.status, m.error_code) for m in replies] == [
+        ("failed", "unavailable"),
+        ("failed", "held"),
+    ]
+
+    # Once the retry job has sent both, in order, the chat's next reply goes out at once.
+    await bot.services.retry.run_once(datetime.now(UTC) + timedelta(hours=1))
+    again = api.push_update(menu)
+    await api.confirmed(again)
+    await settled(bot)
+    shown = [message["text"] for message in api.chat(ANNA)]
+    assert shown[0].startswith("Здравствуйте")
+    assert shown[1:] == ["Чем могу помочь?", "Чем могу помочь?"]
 
 
 async def test_stopping_lets_a_reply_in_flight_arrive_and_be_recorded(
