@@ -218,24 +218,29 @@ async def test_a_slow_reply_in_one_chat_does_not_hold_up_another_chat(
     assert len(api.chat(ANNA)) == 1  # and Anna got hers once the platform answered
 
 
-async def test_a_chats_replies_keep_the_order_of_its_messages_when_a_send_is_slow(
-    api: TelegramAPIStandIn, bot: AppHarness
-) -> None:
-    # «меню» arrives while the greeting is still on its way: its reply must come second.
-    slow = api.hold("sendMessage")
+async def menu_waits_behind_the_greeting(api: TelegramAPIStandIn, bot: AppHarness) -> None:
+    """/start, then «меню» while the greeting's send is under way: returns once the second
+    turn waits for the first one's lock (the caller holds the greeting's send)."""
     api.push_update(fixture_update("message_start"))
     await api.next_call("sendMessage")
     menu = fixture_update("message_text")
     menu["message"]["text"] = "меню"
     api.push_update(menu)
-
     key = StateKey("telegram", ANNA, ANNA)
 
     async def second_turn_waits() -> None:
         while bot.services.locks.users(key) < 2:  # noqa: ASYNC110 - no event says so
             await asyncio.sleep(0)
 
-    await asyncio.wait_for(second_turn_waits(), 5)  # the lock is still the first turn's
+    await asyncio.wait_for(second_turn_waits(), 5)
+
+
+async def test_a_chats_replies_keep_the_order_of_its_messages_when_a_send_is_slow(
+    api: TelegramAPIStandIn, bot: AppHarness
+) -> None:
+    # «меню» arrives while the greeting is still on its way: its reply must come second.
+    slow = api.hold("sendMessage")
+    await menu_waits_behind_the_greeting(api, bot)
     slow.set()
     await settled(bot)
 
@@ -254,18 +259,7 @@ async def test_a_reply_refused_while_the_next_message_waits_is_not_overtaken(
     await api.next_call("getUpdates")
     slow = api.hold("sendMessage")
     api.fail("sendMessage", 502, "Bad Gateway")
-    api.push_update(fixture_update("message_start"))
-    await api.next_call("sendMessage")
-    menu = fixture_update("message_text")
-    menu["message"]["text"] = "меню"
-    api.push_update(menu)
-    key = StateKey("telegram", ANNA, ANNA)
-
-    async def second_turn_waits() -> None:
-        while bot.services.locks.users(key) < 2:  # noqa: ASYNC110 - no event says so
-            await asyncio.sleep(0)
-
-    await asyncio.wait_for(second_turn_waits(), 5)
+    await menu_waits_behind_the_greeting(api, bot)
     slow.set()
     await settled(bot)
 
@@ -282,6 +276,8 @@ async def test_a_reply_refused_while_the_next_message_waits_is_not_overtaken(
 
     # Once the retry job has sent both, in order, the chat's next reply goes out at once.
     await bot.services.retry.run_once(datetime.now(UTC) + timedelta(hours=1))
+    menu = fixture_update("message_text")
+    menu["message"]["text"] = "меню"
     again = api.push_update(menu)
     await api.confirmed(again)
     await settled(bot)
