@@ -160,6 +160,30 @@ class Channel(ABC):
             raise RuntimeError(msg)
         return await self._dispatch(message, on_stored=on_stored)
 
+    async def answer(self, message: IncomingMessage) -> None:
+        """Run ``message``'s turn and send its replies, for a webhook that answers the platform
+        afterwards. A failure once the message is stored (recording the replies, say) is
+        logged, not raised: the platform would only send the message again, and the engine
+        takes a stored message for a redelivery and does not answer it twice. A failure
+        before it is stored is raised, so the platform does send it again.
+        """
+        stored = False
+
+        def kept() -> None:
+            nonlocal stored
+            stored = True
+
+        try:
+            await self.dispatch(message, on_stored=kept)
+        except Exception:
+            if not stored:
+                raise
+            log.exception(
+                "%s chat %s: the message is stored, but its turn failed after that",
+                self.name,
+                message.chat_id,
+            )
+
     async def hand_over(self, message: IncomingMessage) -> None:
         """Return once ``message`` is stored; its turn and replies go on in the background.
 

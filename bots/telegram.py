@@ -494,7 +494,7 @@ class TelegramChannel(Channel):
         query = update.callback_query
         if query is not None:
             await self._answer_press(query.id)
-        await self.dispatch(message)
+        await self.answer(message)
 
     async def _poll(self) -> None:
         """Long polling: each update is stored, then its turn goes on in the background.

@@ -508,7 +508,7 @@ class ViberChannel(Channel):
             if await self._link_echo(callback, message):
                 await self._keep_without_turn(message)
             else:
-                await self.dispatch(message)
+                await self.answer(message)
         elif event in ("subscribed", "unsubscribed"):
             user_id = _person(callback.get("user"))["id"] if event == "subscribed" else None
             user_id = user_id or callback.get("user_id")
@@ -591,7 +591,7 @@ class ViberChannel(Channel):
         welcome = _Welcome(message.chat_id, message.source_id)
         reset = _welcome.set(welcome)
         try:
-            await self.dispatch(message)
+            await self.answer(message)
         finally:
             _welcome.reset(reset)
         if welcome.message is None:

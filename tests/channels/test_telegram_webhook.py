@@ -8,8 +8,10 @@ from typing import Any
 
 import pytest
 from aiohttp import ClientResponse
+from sqlalchemy import text
 
 from bots.telegram import webhook_secret
+from storage.database import Database
 from storage.state import StateKey
 from tests.conftest import AppHarness, SettingsFactory
 from tests.fakes.telegram_api import (
@@ -215,3 +217,35 @@ async def test_healthz_reports_the_telegram_channel_ok_in_webhook_mode(bot: AppH
 
     assert response.status == 200
     assert (await response.json())["channels"]["telegram"] == "ok"
+
+
+async def test_replies_that_cannot_be_recorded_still_answer_telegram_ok(
+    api: TelegramAPIStandIn, start_app: Any, make_settings: SettingsFactory, postgres_url: str
+) -> None:
+    # The message is stored and its reply sent; only recording the reply fails. A 500 would
+    # make Telegram send the update again, which the engine takes for a redelivery anyway.
+    schema = Database(postgres_url)
+    await schema.upgrade()  # as `otklik db upgrade` does before a PostgreSQL start
+    await schema.dispose()
+    env = api.env(TELEGRAM_WEBHOOK_URL=WEBHOOK_URL)
+    bot: AppHarness = await start_app(make_settings(**env, DATABASE_URL=postgres_url))
+    async with bot.services.database.engine.begin() as connection:
+        await connection.execute(
+            text(
+                "CREATE FUNCTION refuse_replies() RETURNS trigger AS $$ BEGIN "
+                "IF NEW.direction = 'out' THEN RAISE EXCEPTION 'the disk is full'; END IF; "
+                "RETURN NEW; END $$ LANGUAGE plpgsql"
+            )
+        )
+        await connection.execute(
+            text(
+                "CREATE TRIGGER refuse_replies BEFORE INSERT ON messages "
+                "FOR EACH ROW EXECUTE FUNCTION refuse_replies()"
+            )
+        )
+
+    response = await post(bot, api, fixture_update("message_start"))
+
+    assert response.status == 200
+    assert len(api.chat(ANNA)) == 1  # the shopper has the reply
+    assert await stored(bot) == 1  # and their message is kept
