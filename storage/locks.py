@@ -137,6 +137,9 @@ class RedisConversationLock(ConversationLock):
             except LockError:
                 log.warning("the lock of %s was lost while its turn ran", key)
                 return
+            except Exception:  # Redis out of reach: the turn goes on; the lock may expire
+                log.warning("renewing the lock of %s failed", key, exc_info=True)
+                return
         log.warning("the turn of %s held its lock past %.0f s; no longer renewed", key, MAX_HOLD)
 
     async def close(self) -> None:
