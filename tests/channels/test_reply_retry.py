@@ -190,15 +190,23 @@ async def test_two_replies_of_one_chat_are_resent_in_order(
     ]
 
 
-async def test_the_app_runs_the_job_every_retry_interval(
+async def refused_with_the_job_running(
     api: TelegramAPIStandIn, start_app: Any, make_settings: SettingsFactory, clock: ManualClock
-) -> None:
+) -> AppHarness:
+    """The app with its own retry job every 0.05 s, and the shopper's first reply refused."""
     env = api.env(TELEGRAM_WEBHOOK_URL=WEBHOOK_URL, OTKLIK_OUTBOX__RETRY_INTERVAL="0.05")
     bot: AppHarness = await start_app(make_settings(**env), clock=clock)
     api.fail("sendMessage", 502, BAD_GATEWAY)
-
     await shopper_writes(bot, api, fixture_update("message_start"))
     await api.next_call("sendMessage")  # refused
+    return bot
+
+
+async def test_the_app_runs_the_job_every_retry_interval(
+    api: TelegramAPIStandIn, start_app: Any, make_settings: SettingsFactory, clock: ManualClock
+) -> None:
+    await refused_with_the_job_running(api, start_app, make_settings, clock)
+
     resent = await api.next_call("sendMessage")  # by the app's own job, nobody called it
 
     assert api.chat(ANNA)[0]["text"] == resent.params["text"]
@@ -209,11 +217,7 @@ async def test_stopping_lets_a_resend_under_way_finish_and_be_recorded(
 ) -> None:
     # Cut off mid-send, the reply would stay claimed and be sent again after its claim ran
     # out, although the shopper already had it.
-    env = api.env(TELEGRAM_WEBHOOK_URL=WEBHOOK_URL, OTKLIK_OUTBOX__RETRY_INTERVAL="0.05")
-    bot: AppHarness = await start_app(make_settings(**env), clock=clock)
-    api.fail("sendMessage", 502, BAD_GATEWAY)
-    await shopper_writes(bot, api, fixture_update("message_start"))
-    await api.next_call("sendMessage")  # refused
+    bot = await refused_with_the_job_running(api, start_app, make_settings, clock)
     slow = api.hold("sendMessage")
     await api.next_call("sendMessage")  # the job's resend, under way
 
