@@ -40,7 +40,7 @@ import secrets
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 import aiohttp
 import requests
@@ -75,9 +75,7 @@ from bots.messages import (
 from config.settings import VkSettings
 from dialogs.clock import Clock, SystemClock
 from storage.ratelimit import Limit, RateLimiter
-
-if TYPE_CHECKING:
-    from storage.uow import UnitOfWork
+from storage.uow import UnitOfWork
 
 __all__ = ["WEBHOOK_PATH", "MalformedEvent", "RateLimit", "VkChannel", "to_incoming"]
 
