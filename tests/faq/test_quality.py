@@ -1,8 +1,9 @@
 """Quality floors on every test FAQ and case set, so a regression fails CI.
 
-Four FAQs: the shipped supermarket and three other chains (`tests/faq/chains/`), because
-the matcher must work on FAQs it was not written for; the pharmacy chain was written after
-the method was settled, as a fresh unseen chain, and has not been tuned on. The *_dev sets
+Six FAQs: the shipped supermarket and five other chains (`tests/faq/chains/`), because
+the matcher must work on FAQs it was not written for; the pharmacy, electronics and fashion
+chains were written after the method was settled, as fresh unseen chains (the last two by
+writers who never saw the matcher), and have not been tuned on. The *_dev sets
 of the first three were used to tune the method (one set of defaults for all); the
 *_holdout sets never were. The floors sit a point or two under what
 `benchmarks/faq_quality.py` and the README report; one case is 2-4 points of a set, so the
@@ -28,6 +29,8 @@ SOURCES = {
     "pizza": (CHAINS / "pizza" / "faq", CHAINS / "pizza" / "cases"),
     "homegoods": (CHAINS / "homegoods" / "faq", CHAINS / "homegoods" / "cases"),
     "pharmacy": (CHAINS / "pharmacy" / "faq", CHAINS / "pharmacy" / "cases"),
+    "electronics": (CHAINS / "electronics" / "faq", CHAINS / "electronics" / "cases"),
+    "fashion": (CHAINS / "fashion" / "faq", CHAINS / "fashion" / "cases"),
 }
 FLOORS = {
     # (chain, set): (min correct share, max wrong share)
@@ -47,6 +50,14 @@ FLOORS = {
     ("pharmacy", "en_dev"): (0.47, 0.07),
     ("pharmacy", "ru_holdout"): (0.38, 0.06),
     ("pharmacy", "en_holdout"): (0.33, 0.09),
+    ("electronics", "ru_dev"): (0.56, 0.05),
+    ("electronics", "en_dev"): (0.50, 0.13),
+    ("electronics", "ru_holdout"): (0.41, 0.04),
+    ("electronics", "en_holdout"): (0.47, 0.03),
+    ("fashion", "ru_dev"): (0.67, 0.05),
+    ("fashion", "en_dev"): (0.58, 0.04),
+    ("fashion", "ru_holdout"): (0.62, 0.08),
+    ("fashion", "en_holdout"): (0.45, 0.03),
 }
 
 
@@ -75,12 +86,12 @@ def test_quality_floor(matchers: dict[str, FaqMatcher], chain: str, name: str) -
 def test_an_unsure_match_often_offers_the_right_entry_as_a_button(
     matchers: dict[str, FaqMatcher],
 ) -> None:
-    # When the bot is unsure it offers the closest entries as buttons: on all four chains'
-    # held-out sets the expected entry is among them for 31% of all cases (README).
+    # When the bot is unsure it offers the closest entries as buttons: on all six chains'
+    # held-out sets the expected entry is among them for 33% of all cases (README).
     report = Report()
     for chain, (_, cases) in SOURCES.items():
         for name in ("ru_holdout", "en_holdout"):
             found = evaluate(matchers[chain].match, load_cases([cases / f"{name}.yaml"]))
             report.results.extend(found.results)
 
-    assert report.suggested / report.total >= 0.29
+    assert report.suggested / report.total >= 0.31
