@@ -116,6 +116,7 @@ class FaqMatcher:
                 phrasings.append(Phrasing(number, words, lemmas))
                 texts.append(analysis.text)
         self._starts = np.array(starts, dtype=np.intp)
+        self._numbers = {entry_id: number for number, entry_id in enumerate(self.ids)}
         self.lexical = LexicalIndex(phrasings, len(self.ids), self.normalizer)
         sentences, answer_texts, answer_starts = self._answer_sentences(faq)
         self._answer_starts = np.array(answer_starts, dtype=np.intp)
@@ -124,6 +125,7 @@ class FaqMatcher:
             self.normalizer.save_words(cache_dir)
         self.embeddings: EmbeddingCache | None = None
         self._vectors: NDArray[np.float32] | None = None
+        self._sums: NDArray[np.float32] | None = None
         self._centroids: NDArray[np.float32] | None = None
         self._answer_vectors: NDArray[np.float32] | None = None
         if self.settings.semantic and phrasings:
@@ -131,9 +133,8 @@ class FaqMatcher:
                 load_encoder(self.settings.encoder), self.settings.encoder, self.settings.cache_dir
             )
             self._vectors = self.embeddings.embed(texts)
-            sums = np.add.reduceat(self._vectors, self._starts, axis=0)
-            norms = np.linalg.norm(sums, axis=1, keepdims=True)
-            self._centroids = (sums / np.maximum(norms, 1e-12)).astype(np.float32)
+            self._sums = np.add.reduceat(self._vectors, self._starts, axis=0)
+            self._centroids = _unit_rows(self._sums)
             if answer_texts:
                 self._answer_vectors = self.embeddings.embed(answer_texts)
 
@@ -158,6 +159,38 @@ class FaqMatcher:
 
     def match(self, text: str, language: str | None = None) -> MatchResult:
         """Decide what to do with `text`; `language` ("ru"/"en") only breaks ties in layout."""
+        read = self._read(text)
+        if isinstance(read, MatchResult):
+            return read
+        if read.length > REMEMBERED_WORDS:  # long messages are rarely asked twice: not kept
+            return self._decide_uncached(read.text, read.words, read.lemmas, read.language)
+        result: MatchResult = self._decide_words(read.text, read.words, read.lemmas, read.language)
+        return result
+
+    def match_without(self, entry_id: str, question: int, text: str) -> MatchResult:
+        """Decide on `text` as if the entry's `question`-th phrasing were not in the FAQ.
+
+        `faq check` asks this of every phrasing: a shopper's wording is never exactly the
+        FAQ's, and a phrasing that would be answered with another entry once it is out of
+        the FAQ shows two entries the matcher tells apart only by that phrasing's own
+        words. The phrasing leaves its entry's best-phrasing and centroid scores, lexical
+        and semantic; word weights still count it (they come from the whole FAQ).
+        """
+        read = self._read(text)
+        if isinstance(read, MatchResult):
+            return read
+        number = self._numbers[entry_id]
+        phrasing = int(self._starts[number]) + question
+        end = self._starts[number + 1] if number + 1 < len(self._starts) else self.lexical.size
+        if question < 0 or phrasing >= end:
+            raise IndexError(f"entry '{entry_id}' has no question {question}")
+        scores = self.scores(
+            read.text, read.words, read.lemmas, read.language, without=(number, phrasing)
+        )
+        return self._decide(scores.combined)
+
+    def _read(self, text: str) -> MatchResult | _Read:
+        """The message's content words, or the decision when there is nothing to score."""
         analysis = self.normalizer.analyse(text, self.lexical.vocabulary)
         kind, keep = split_smalltalk(analysis.words)
         if kind is not None:
@@ -171,10 +204,7 @@ class FaqMatcher:
         if not words or not self.ids:
             return MatchResult(Outcome.FALLBACK, ())
         text = " ".join(w for w, _ in kept)
-        if len(kept) > REMEMBERED_WORDS:  # long messages are rarely asked twice: not kept
-            return self._decide_uncached(text, words, lemmas, analysis.language)
-        result: MatchResult = self._decide_words(text, words, lemmas, analysis.language)
-        return result
+        return _Read(text, words, lemmas, analysis.language, len(kept))
 
     def _decide_uncached(
         self, text: str, words: tuple[str, ...], lemmas: tuple[str, ...], language: str
@@ -182,18 +212,49 @@ class FaqMatcher:
         return self._decide(self.scores(text, words, lemmas, language).combined)
 
     def scores(
-        self, text: str, words: tuple[str, ...], lemmas: tuple[str, ...], language: str
+        self,
+        text: str,
+        words: tuple[str, ...],
+        lemmas: tuple[str, ...],
+        language: str,
+        *,
+        without: tuple[int, int] | None = None,
     ) -> Scores:
-        """Both stages' per-entry scores and their blend (exposed for evaluation tools)."""
+        """Both stages' per-entry scores and their blend (exposed for evaluation tools).
+
+        `without` is (entry number, phrasing number): that phrasing is left out of its
+        entry's scores (`match_without`).
+        """
         s = self.settings
-        questions = self.lexical.entry_scores(words, lemmas, language)
+        if without is None:
+            questions = self.lexical.entry_scores(words, lemmas, language)
+        else:
+            per_phrasing = self.lexical.scores(words, lemmas, language)
+            per_phrasing[without[1]] = 0.0
+            questions = np.zeros(len(self.ids), dtype=np.float64)
+            np.maximum.at(questions, self.lexical.entry_of, per_phrasing)
         answers = self.answers.entry_scores(words, lemmas, language)
         lexical = (1 - s.lexical_answer_weight) * questions + s.lexical_answer_weight * answers
-        if self._vectors is None or self._centroids is None or self.embeddings is None:
+        if (
+            self._vectors is None
+            or self._sums is None
+            or self._centroids is None
+            or self.embeddings is None
+        ):
             return Scores(lexical, None, lexical)
-        query = self.embeddings.query(text)
-        best = np.maximum.reduceat(self._vectors @ query, self._starts)
-        centroid = self._centroids @ query
+        if without is None:
+            query = self.embeddings.query(text)
+            best = np.maximum.reduceat(self._vectors @ query, self._starts)
+            centroid = self._centroids @ query
+        else:
+            # Usually a FAQ phrasing's own text, whose embedding is cached already.
+            query = self.embeddings.lookup(text)
+            cosines = self._vectors @ query
+            cosines[without[1]] = -1.0
+            best = np.maximum.reduceat(cosines, self._starts)
+            centroid = self._centroids @ query
+            rest = self._sums[without[0]] - self._vectors[without[1]]
+            centroid[without[0]] = float(_unit_rows(rest[np.newaxis])[0] @ query)
         similar = (1 - s.centroid_weight) * self._calibrate(best) + s.centroid_weight * (
             self._calibrate(centroid)
         )
@@ -233,7 +294,28 @@ class FaqMatcher:
         return MatchResult(Outcome.FALLBACK, matches)
 
 
+@dataclass(frozen=True)
+class _Read:
+    """A message as the stages score it: kept words joined, content words and lemmas.
+
+    `length` counts every kept word, fillers too (it bounds which decisions are remembered).
+    """
+
+    text: str
+    words: tuple[str, ...]
+    lemmas: tuple[str, ...]
+    language: str
+    length: int
+
+
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\s+—\s+")
+
+
+def _unit_rows(rows: NDArray[np.float32]) -> NDArray[np.float32]:
+    """Rows scaled to unit length (a zero row stays zero)."""
+    norms = np.linalg.norm(rows, axis=1, keepdims=True)
+    unit: NDArray[np.float32] = (rows / np.maximum(norms, 1e-12)).astype(np.float32)
+    return unit
 
 
 def _top(scores: NDArray[np.float64], count: int) -> NDArray[np.intp]:

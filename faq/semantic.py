@@ -122,6 +122,12 @@ class EmbeddingCache:
         stacked: Vectors = np.stack([self._vectors[key] for key in keys])
         return stacked
 
+    def lookup(self, text: str) -> Vectors:
+        """A text's unit embedding: from the cache when it holds it, else encoded, not kept."""
+        self._load()
+        vector = self._vectors.get(_key(text))
+        return vector if vector is not None else self.query(text)
+
     def query(self, text: str) -> Vectors:
         """One message's unit embedding; messages are not cached."""
         vector: Vectors = _unit(self.encoder.encode([text]))[0]

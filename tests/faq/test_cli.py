@@ -49,6 +49,34 @@ def test_check_warns_when_two_entries_cannot_be_told_apart(tmp_path: Path) -> No
     assert "entries 'hours' and 'schedule'" in result.output
 
 
+def test_check_warns_when_another_entry_would_take_a_slightly_reworded_question(
+    tmp_path: Path,
+) -> None:
+    # Each entry finds its own phrasings, but «Сроки доставки» typed any other way lands
+    # on the delivery cost: the bot would answer the wrong question confidently.
+    write(
+        tmp_path,
+        "a.yaml",
+        "- id: delivery-cost\n  questions: [Сколько стоит доставка?, Цена доставки]\n"
+        "  answer: Курьер — 199 ₽.\n"
+        "- id: delivery-time\n  questions: [Сроки доставки, Когда привезут заказ?]\n"
+        "  answer: Обычно через два часа.\n"
+        "- id: store-hours\n  questions: [Режим работы магазина, До скольки открыто?]\n"
+        "  answer: С 8 до 23.\n",
+    )
+
+    result = CliRunner().invoke(faq, ["check", str(tmp_path), "--lexical-only"])
+
+    assert result.exit_code == 0, result.output
+    assert "entries 'delivery-time' and 'delivery-cost' (" in result.output
+    assert (
+        "worded a little differently, «Сроки доставки» would be answered with "
+        "'delivery-cost' — add questions to 'delivery-time'" in result.output
+    )
+    assert "store-hours" not in result.output
+    assert "0 errors, 1 warnings" in result.output
+
+
 def test_ask_json_has_the_documented_shape() -> None:
     result = CliRunner().invoke(
         faq, ["ask", "--faq", str(SHIPPED), "--lexical-only", "сколько стоит доставка", "--json"]

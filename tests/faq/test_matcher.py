@@ -1,17 +1,20 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pytest
 from numpy.typing import NDArray
 
+from faq.loader import load_faq
 from faq.matcher import REMEMBERED_WORDS, FaqMatcher, Outcome
 from faq.model import Faq
 from faq.normalizer import Normalizer
 from faq.semantic import EmbeddingCache, UniversalSentenceEncoder
 from faq.settings import MatcherSettings
 from faq.smalltalk import split_smalltalk
+from tests.faq.conftest import write
 
 
 @pytest.mark.parametrize(
@@ -129,6 +132,58 @@ def test_thresholds_come_from_settings(shipped_faq: Faq, normalizer: Normalizer)
     )
 
     assert strict.match("сколько стоит пакет на кассе").outcome is Outcome.SUGGEST
+
+
+SIBLINGS = (
+    "- id: delivery-cost\n  questions: [Сколько стоит доставка?, Цена доставки]\n"
+    "  answer: Курьер — 199 ₽.\n"
+    "- id: delivery-time\n  questions: [Сроки доставки, Когда привезут заказ?]\n"
+    "  answer: Обычно через два часа.\n"
+    "- id: store-hours\n  questions: [Режим работы магазина, До скольки открыто?]\n"
+    "  answer: С 8 до 23.\n"
+)
+
+
+@pytest.mark.parametrize("semantic", [False, True], ids=["lexical", "semantic"])
+def test_a_phrasing_left_out_is_matched_as_a_shoppers_new_wording(
+    tmp_path: Path, normalizer: Normalizer, encoder: UniversalSentenceEncoder, semantic: bool
+) -> None:
+    # Listed, «Сроки доставки» finds its own entry; a shopper who words it a little
+    # differently gets the delivery cost instead, which is what `faq check` warns about.
+    write(tmp_path, "a.yaml", SIBLINGS)
+    cache = EmbeddingCache(encoder, encoder.name)
+    settings = MatcherSettings(semantic=semantic)
+    matcher = FaqMatcher(load_faq(tmp_path), settings, normalizer=normalizer, embeddings=cache)
+
+    listed = matcher.match("Сроки доставки")
+    unlisted = matcher.match_without("delivery-time", 0, "Сроки доставки")
+    sibling_left_out = matcher.match_without("delivery-time", 1, "Сроки доставки")
+
+    assert (listed.outcome, listed.matches[0].entry_id) == (Outcome.ANSWER, "delivery-time")
+    assert (unlisted.outcome, unlisted.matches[0].entry_id) == (Outcome.ANSWER, "delivery-cost")
+    assert sibling_left_out.outcome is Outcome.ANSWER
+    assert sibling_left_out.matches[0].entry_id == "delivery-time"
+    with pytest.raises(IndexError):
+        matcher.match_without("delivery-time", 2, "Сроки доставки")
+
+
+def test_leaving_a_phrasing_out_scores_meaning_as_a_faq_without_it(
+    tmp_path: Path, normalizer: Normalizer, encoder: UniversalSentenceEncoder
+) -> None:
+    # The semantic stage alone: the entry's closest phrasing and centroid are those of a
+    # FAQ written without the phrasing (word weights, from the whole FAQ, are not).
+    write(tmp_path / "all", "a.yaml", SIBLINGS)
+    write(tmp_path / "without", "a.yaml", SIBLINGS.replace("[Сроки доставки, ", "["))
+    settings = MatcherSettings(semantic_weight=1.0)
+    cache = EmbeddingCache(encoder, encoder.name)
+    full, rebuilt = (
+        FaqMatcher(load_faq(tmp_path / name), settings, normalizer=normalizer, embeddings=cache)
+        for name in ("all", "without")
+    )
+
+    assert full.match_without("delivery-time", 0, "Сроки доставки") == rebuilt.match(
+        "Сроки доставки"
+    )
 
 
 class KeywordEncoder:
