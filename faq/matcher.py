@@ -56,12 +56,15 @@ class MatchResult:
     """The decision plus the best entries, best first; `smalltalk` names the kind for SMALLTALK.
 
     For ANSWER the first match is the answer; for SUGGEST the matches are the buttons to
-    offer; for FALLBACK they are informational (the CLI prints them).
+    offer; for FALLBACK they are informational (the CLI prints them). `also` is, for ANSWER,
+    the runner-up when it scores so close to the answer that it may be what the shopper
+    meant: the bot offers it under the answer.
     """
 
     outcome: Outcome
     matches: tuple[Match, ...]
     smalltalk: str | None = None
+    also: tuple[Match, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -287,7 +290,9 @@ class FaqMatcher:
         if (best >= s.answer_threshold and lead >= s.answer_margin) or (
             best >= s.clear_threshold and lead >= s.clear_margin
         ):
-            return MatchResult(Outcome.ANSWER, matches)
+            sibling = lead < s.also_offer_margin and second >= s.suggest_threshold
+            also = (Match(self.ids[order[1]], round(second, 4)),) if sibling else ()
+            return MatchResult(Outcome.ANSWER, matches, also=also)
         if best >= s.suggest_threshold:
             close = tuple(m for m in matches if m.score >= s.suggest_threshold)
             return MatchResult(Outcome.SUGGEST, close)

@@ -17,8 +17,11 @@ class MatcherSettings(BaseModel):
     scores `clear_threshold` and leads by the wider `clear_margin` (a clear winner on a
     sparse message); otherwise it suggests the entries scoring `suggest_threshold` or more,
     or falls back when none does. Suggestions are cheap to ignore and one tap from the
-    answer, so they start well below an answer. Each stage scores an entry by its questions
-    and its answer text (the semantic one also by the centroid of its phrasings). Defaults
+    answer, so they start well below an answer. An answer whose runner-up scores within
+    `also_offer_margin` of it offers that entry too, as a button under the answer: close
+    siblings (delivery time and delivery cost) are where wrong answers come from. Each stage
+    scores an entry by its questions and its answer text (the semantic one also by the
+    centroid of its phrasings). Defaults
     were tuned on the *_dev case sets of all three test FAQs at once (supermarket, pizza,
     home goods; one set of values for every chain), never on the held-out sets.
     """
@@ -31,6 +34,12 @@ class MatcherSettings(BaseModel):
     clear_margin: float = Field(0.2, ge=0.0, le=1.0)
     suggest_threshold: float = Field(0.2, ge=0.0, le=1.0)
     max_suggestions: int = Field(3, ge=1, le=5)
+    also_offer_margin: float = Field(
+        0.1,
+        ge=0.0,
+        le=1.0,
+        description="an answer also offers the runner-up scoring within this of it (0: never)",
+    )
     semantic: bool = Field(True, description="use the sentence encoder as well as words")
     semantic_weight: float = Field(0.63, ge=0.0, le=1.0, description="its share of the blend")
     centroid_weight: float = Field(

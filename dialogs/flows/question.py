@@ -5,6 +5,8 @@ bot:     «Напишите ваш вопрос одним сообщением�
 shopper: «до скольки открыт магазин»
 bot:     the entry's answer [its buttons] (+ offer of a person when the entry asks for it)
          «Помогло?» [👍] [👎]      (one message: the rating sits under the answer)
+shopper: «сроки доставки» (answered, but a sibling entry scores nearly as well)
+bot:     the answer + «Если вы спрашивали о другом:» [sibling entry] + «Помогло?» [👍] [👎]
 shopper: [👎]
 bot:     «Жаль, что не помогло. Сформулируйте иначе — или я позову оператора» [👤] [↩️]
          (a second press under the same answer is answered but not counted again)
@@ -29,7 +31,7 @@ from dialogs.events import AnswerRated, QuestionUnanswered, SuggestionPicked
 from dialogs.flows.base import Flow
 from dialogs.flows.menu import ASK, HANDOFF, MENU, menu_rows
 from dialogs.turn import Turn
-from faq.matcher import MatchResult, Outcome
+from faq.matcher import Match, MatchResult, Outcome
 from faq.model import FaqEntry
 
 __all__ = [
@@ -99,7 +101,7 @@ class QuestionFlow(Flow):
         if result.outcome is Outcome.SMALLTALK:
             turn.say(turn.t(f"smalltalk.{_smalltalk_key(result.smalltalk)}"), *menu_rows(turn))
         elif result.outcome is Outcome.ANSWER and result.matches:
-            self._answer_by_id(turn, result.matches[0].entry_id)
+            self._answer_by_id(turn, result.matches[0].entry_id, result.also)
         elif result.outcome is Outcome.SUGGEST and result.matches:
             self._suggest(turn, result)
             self._unanswered(turn, result)
@@ -152,8 +154,12 @@ class QuestionFlow(Flow):
         else:
             turn.say(turn.t("question.rated_unhelpful"), *self._alternatives(turn))
 
-    def _answer_by_id(self, turn: Turn, entry_id: str) -> bool:
-        """Answer with the entry; False when it no longer exists (removed from the FAQ)."""
+    def _answer_by_id(self, turn: Turn, entry_id: str, also: tuple[Match, ...] = ()) -> bool:
+        """Answer with the entry; False when it no longer exists (removed from the FAQ).
+
+        `also` names an entry the matcher found nearly as close: it is offered under the
+        answer, so a shopper who got the wrong sibling is one tap from the right one.
+        """
         entry = self._faq.entry(entry_id)
         if entry is None:
             turn.say(turn.t("question.entry_missing"), *self._alternatives(turn))
@@ -168,6 +174,14 @@ class QuestionFlow(Flow):
         if entry.handoff:
             offer = turn.t("question.offer_handoff")
             rows.append([turn.button("menu.handoff", HANDOFF)])
+        siblings = [
+            other
+            for other in (self._faq.entry(match.entry_id) for match in also)
+            if other is not None and other.id != entry.id
+        ]
+        for other in siblings:
+            rows.append([Button(text=_label(other, turn.language), payload=FAQ_PREFIX + other.id)])
+        other_question = turn.t("question.also") if siblings else None
         # The rating rides on the answer itself: one message, and the 👍/👎 stay next to
         # the answer they rate even when the shopper scrolls back.
         rows.append(
@@ -176,9 +190,10 @@ class QuestionFlow(Flow):
                 Button(text="👎", payload=f"{RATE_PREFIX}{entry.id}:no"),
             ]
         )
-        turn.say(
-            answer_text(entry.answer_for(turn.language), offer, turn.t("question.rate")), *rows
+        text = answer_text(
+            entry.answer_for(turn.language), offer, turn.t("question.rate"), other_question
         )
+        turn.say(text, *rows)
         return True
 
     def _suggest(self, turn: Turn, result: MatchResult) -> None:
@@ -200,12 +215,13 @@ class QuestionFlow(Flow):
         return [[turn.button("menu.handoff", HANDOFF)], [turn.button("menu.back", MENU)]]
 
 
-def answer_text(answer: str, offer: str | None, rate: str) -> str:
-    """An FAQ answer as sent: the entry's text, the offer of an operator if any, «Помогло?».
+def answer_text(answer: str, offer: str | None, rate: str, also: str | None = None) -> str:
+    """An FAQ answer as sent: the entry's text, the offer of an operator if any, the line
+    over a sibling entry's button if any, «Помогло?».
 
     ``otklik faq check`` keeps ``faq.loader.ANSWER_ROOM`` characters free for these additions.
     """
-    return "\n\n".join(part for part in (answer, offer, rate) if part)
+    return "\n\n".join(part for part in (answer, offer, also, rate) if part)
 
 
 def _faq_button(text: str, url: str | None, faq_id: str | None) -> Button:

@@ -175,7 +175,7 @@ def test_without_pictures_by_url_the_picture_becomes_a_link() -> None:
 
 
 @pytest.mark.parametrize("limits", PLATFORMS, ids=lambda limits: limits.platform)
-def test_the_longest_answer_faq_check_allows_is_one_message_with_its_rating(
+def test_the_longest_answer_faq_check_allows_is_one_message_with_all_it_carries(
     limits: Limits,
 ) -> None:
     catalog = Catalog.load(CONFIG_DIR / "messages")
@@ -185,9 +185,11 @@ def test_the_longest_answer_faq_check_allows_is_one_message_with_its_rating(
             longest,
             catalog.text(language, "question.offer_handoff"),
             catalog.text(language, "question.rate"),
+            catalog.text(language, "question.also"),
         )
+        sibling = (Button("Сколько стоит доставка?", payload="faq:b"),)
         rating = (Button("👍", payload="rate:a:yes"), Button("👎", payload="rate:a:no"))
-        messages = fit(Reply(text, buttons=(rating,)), limits)
+        messages = fit(Reply(text, buttons=(sibling, rating)), limits)
 
         assert len(messages) == 1
         assert messages[0].text.endswith(catalog.text(language, "question.rate"))

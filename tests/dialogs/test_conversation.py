@@ -100,6 +100,34 @@ async def test_an_english_speaking_shopper_gets_button_labels_in_english(
     assert "free from 2000" in texts_of(follow_up)
 
 
+async def test_an_answer_with_a_sibling_nearly_as_close_offers_it_under_the_answer(
+    make_settings: SettingsFactory, start_app
+) -> None:
+    # «деньги за доставку вернуть» is answered with the refund, but the delivery cost
+    # scores nearly as well: if that is what the shopper meant, it is one tap away.
+    # The semantic stage is on, as it is by default outside these tests.
+    settings = make_settings(OTKLIK_FAQ__PATH=SMALL_FAQ, OTKLIK_FAQ__MATCHER__SEMANTIC="true")
+    app = await start_app(settings)
+    shopper = WebChatShopper(app.client)
+
+    replies = await shopper.send("деньги за доставку вернуть")
+
+    assert len(replies) == 1
+    assert "Деньги вернутся на карту" in replies[0]["text"]
+    assert "Если вы спрашивали о другом:\n\nПомогло?" in replies[0]["text"]
+    assert buttons_of(replies) == [
+        "👤 Позвать оператора",
+        "Сколько стоит доставка?",
+        "👍",
+        "👎",
+    ]
+    sibling = await shopper.press("Сколько стоит доставка?", replies)
+    assert "199 ₽" in texts_of(sibling)
+    # A clear answer carries no such button.
+    clear = await shopper.send("режим работы магазина")
+    assert "Если вы спрашивали о другом" not in texts_of(clear)
+
+
 async def test_an_entry_marked_handoff_offers_a_person(
     make_settings: SettingsFactory, start_app
 ) -> None:

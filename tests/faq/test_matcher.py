@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -165,6 +166,28 @@ def test_a_phrasing_left_out_is_matched_as_a_shoppers_new_wording(
     assert sibling_left_out.matches[0].entry_id == "delivery-time"
     with pytest.raises(IndexError):
         matcher.match_without("delivery-time", 2, "Сроки доставки")
+
+
+def test_an_answer_names_a_runner_up_nearly_as_close_and_only_then(
+    normalizer: Normalizer, encoder: UniversalSentenceEncoder
+) -> None:
+    faq = load_faq(Path(__file__).parents[1] / "fixtures" / "faq")
+    cache = EmbeddingCache(encoder, encoder.name)
+    default = FaqMatcher(faq, normalizer=normalizer, embeddings=cache)
+    never = FaqMatcher(
+        faq, MatcherSettings(also_offer_margin=0.0), normalizer=normalizer, embeddings=cache
+    )
+
+    close = default.match("деньги за доставку вернуть")
+    clear = default.match("сколько стоит доставка")
+
+    assert close.outcome is Outcome.ANSWER
+    assert close.matches[0].entry_id == "refund-card"
+    assert [m.entry_id for m in close.also] == ["delivery-cost"]
+    assert close.matches[0].score - close.also[0].score < 0.1
+    assert clear.outcome is Outcome.ANSWER
+    assert clear.also == ()
+    assert never.match("деньги за доставку вернуть") == dataclasses.replace(close, also=())
 
 
 def test_leaving_a_phrasing_out_scores_meaning_as_a_faq_without_it(
