@@ -54,7 +54,12 @@ class FeedbackLeft:
 
 @dataclass(frozen=True, slots=True)
 class QuestionUnanswered:
-    """The FAQ had no confident answer: only suggestions, or nothing. Content staff's to-do."""
+    """The FAQ had no confident answer. Content staff's to-do.
+
+    `outcome` is ``suggest`` (only suggestions), ``fallback`` (nothing), or ``close``: an
+    answer given with a sibling entry nearly as close offered under it (`suggestions`),
+    since which of the two the shopper meant is a gap too.
+    """
 
     conversation_id: int
     channel: str

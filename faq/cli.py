@@ -176,7 +176,9 @@ def gaps(
 ) -> None:
     """Group unanswered questions into clusters, most asked first, with 👍/👎 per entry.
 
-    Under a cluster: the suggested entries shoppers tapped for it, where its wordings belong.
+    Unanswered: only suggestions, nothing, or a close call (an answer given with a sibling
+    entry nearly as close under it). Under a cluster: the entries shoppers tapped for it,
+    where its wordings belong.
     """
     if since is not None and since.tzinfo is None:
         since = since.replace(tzinfo=UTC)
@@ -196,7 +198,10 @@ def gaps(
     if as_json:
         click.echo(json.dumps(_gaps_json(clusters, data.feedback), ensure_ascii=False))
         return
-    click.echo(f"{len(data.questions)} unanswered questions, top {len(clusters)} groups:")
+    click.echo(
+        f"{len(data.questions)} unanswered questions (suggested, not found or close calls), "
+        f"top {len(clusters)} groups:"
+    )
     for cluster in clusters:
         others = "; ".join(cluster.texts[1:4])
         click.echo(

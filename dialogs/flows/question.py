@@ -7,6 +7,7 @@ bot:     the entry's answer [its buttons] (+ offer of a person when the entry as
          «Помогло?» [👍] [👎]      (one message: the rating sits under the answer)
 shopper: «сроки доставки» (answered, but a sibling entry scores nearly as well)
 bot:     the answer + «Если вы спрашивали о другом:» [sibling entry] + «Помогло?» [👍] [👎]
+         (kept for content staff as a close call; a tap on the sibling is kept as a pick)
 shopper: [👎]
 bot:     «Жаль, что не помогло. Сформулируйте иначе — или я позову оператора» [👤] [↩️]
          (a second press under the same answer is answered but not counted again)
@@ -24,6 +25,7 @@ bot:     small talk, not an FAQ answer
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import Protocol
 
 from bots.messages import Button
@@ -31,7 +33,7 @@ from dialogs.events import AnswerRated, QuestionUnanswered, SuggestionPicked
 from dialogs.flows.base import Flow
 from dialogs.flows.menu import ASK, HANDOFF, MENU, menu_rows
 from dialogs.turn import Turn
-from faq.matcher import Match, MatchResult, Outcome
+from faq.matcher import MatchResult, Outcome
 from faq.model import FaqEntry
 
 __all__ = [
@@ -52,6 +54,8 @@ RATED = "rated"
 MAX_RATED = 20
 SUGGESTED = "suggested"
 """Conversation data: the last question, if it got suggestions, and the entries offered."""
+CLOSE_CALL = "close"
+"""The unanswered record's outcome for an answer given with a sibling entry under it."""
 
 
 class FaqLookup(Protocol):
@@ -101,25 +105,40 @@ class QuestionFlow(Flow):
         if result.outcome is Outcome.SMALLTALK:
             turn.say(turn.t(f"smalltalk.{_smalltalk_key(result.smalltalk)}"), *menu_rows(turn))
         elif result.outcome is Outcome.ANSWER and result.matches:
-            self._answer_by_id(turn, result.matches[0].entry_id, result.also)
+            self._answer(turn, result)
         elif result.outcome is Outcome.SUGGEST and result.matches:
-            self._suggest(turn, result)
-            self._unanswered(turn, result)
+            offered = self._suggest(turn, result)
+            self._unanswered(turn, str(result.outcome), offered)
         else:
             turn.say(turn.t("question.not_found"), *self._alternatives(turn))
-            self._unanswered(turn, result)
+            self._unanswered(turn, str(result.outcome), ())
         return True
 
+    def _answer(self, turn: Turn, result: MatchResult) -> None:
+        """A confident answer; a sibling nearly as close goes under it, as a close call.
+
+        Which of the two the shopper meant is a gap content staff should see, so the
+        question is kept like an unanswered one and a tap on the sibling like a pick.
+        """
+        siblings = [
+            entry
+            for entry in (self._faq.entry(match.entry_id) for match in result.also)
+            if entry is not None and entry.id != result.matches[0].entry_id
+        ]
+        if self._answer_by_id(turn, result.matches[0].entry_id, siblings) and siblings:
+            offered = tuple(entry.id for entry in siblings)
+            turn.data[SUGGESTED] = {"question": turn.text, "ids": list(offered)}
+            self._unanswered(turn, CLOSE_CALL, offered)
+
     @staticmethod
-    def _unanswered(turn: Turn, result: MatchResult) -> None:
-        suggested = result.outcome is Outcome.SUGGEST
+    def _unanswered(turn: Turn, outcome: str, offered: tuple[str, ...]) -> None:
         turn.emit(
             QuestionUnanswered(
                 conversation_id=turn.conversation_id,
                 channel=turn.message.channel,
                 text=turn.text,
-                outcome=str(result.outcome),
-                suggestions=tuple(m.entry_id for m in result.matches) if suggested else (),
+                outcome=outcome,
+                suggestions=offered,
                 at=turn.now,
             )
         )
@@ -154,11 +173,11 @@ class QuestionFlow(Flow):
         else:
             turn.say(turn.t("question.rated_unhelpful"), *self._alternatives(turn))
 
-    def _answer_by_id(self, turn: Turn, entry_id: str, also: tuple[Match, ...] = ()) -> bool:
+    def _answer_by_id(self, turn: Turn, entry_id: str, siblings: Sequence[FaqEntry] = ()) -> bool:
         """Answer with the entry; False when it no longer exists (removed from the FAQ).
 
-        `also` names an entry the matcher found nearly as close: it is offered under the
-        answer, so a shopper who got the wrong sibling is one tap from the right one.
+        `siblings` are entries the matcher found nearly as close: they are offered under
+        the answer, so a shopper who got the wrong sibling is one tap from the right one.
         """
         entry = self._faq.entry(entry_id)
         if entry is None:
@@ -174,13 +193,10 @@ class QuestionFlow(Flow):
         if entry.handoff:
             offer = turn.t("question.offer_handoff")
             rows.append([turn.button("menu.handoff", HANDOFF)])
-        siblings = [
-            other
-            for other in (self._faq.entry(match.entry_id) for match in also)
-            if other is not None and other.id != entry.id
-        ]
         for other in siblings:
-            rows.append([Button(text=_label(other, turn.language), payload=FAQ_PREFIX + other.id)])
+            rows.append(
+                [Button(text=_label(other, turn.language), payload=PICK_PREFIX + other.id)]
+            )
         other_question = turn.t("question.also") if siblings else None
         # The rating rides on the answer itself: one message, and the 👍/👎 stay next to
         # the answer they rate even when the shopper scrolls back.
@@ -196,7 +212,8 @@ class QuestionFlow(Flow):
         turn.say(text, *rows)
         return True
 
-    def _suggest(self, turn: Turn, result: MatchResult) -> None:
+    def _suggest(self, turn: Turn, result: MatchResult) -> tuple[str, ...]:
+        """Offer the closest entries as buttons; returns the ids offered."""
         rows: list[list[Button]] = []
         offered: list[str] = []
         for match in result.matches:
@@ -209,6 +226,7 @@ class QuestionFlow(Flow):
         turn.data[SUGGESTED] = {"question": turn.text, "ids": offered}
         rows.append([turn.button("menu.handoff", HANDOFF)])
         turn.say(turn.t("question.suggest"), *rows)
+        return tuple(offered)
 
     @staticmethod
     def _alternatives(turn: Turn) -> list[list[Button]]:

@@ -126,6 +126,15 @@ async def test_an_answer_with_a_sibling_nearly_as_close_offers_it_under_the_answ
     # A clear answer carries no such button.
     clear = await shopper.send("режим работы магазина")
     assert "Если вы спрашивали о другом" not in texts_of(clear)
+    # Content staff see the close call and which entry the shopper meant (`faq gaps`).
+    gaps = await _rows(app, UnansweredQuestion)
+    picks = await _rows(app, SuggestionPick)
+    assert [(g.text, g.outcome, g.suggestions) for g in gaps] == [
+        ("деньги за доставку вернуть", "close", ["delivery-cost"])
+    ]
+    assert [(p.question, p.entry_id) for p in picks] == [
+        ("деньги за доставку вернуть", "delivery-cost")
+    ]
 
 
 async def test_an_entry_marked_handoff_offers_a_person(
