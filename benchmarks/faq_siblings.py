@@ -59,13 +59,13 @@ def main() -> None:
                     continue
                 for margin in MARGINS:
                     tally = counts.setdefault((kind, margin), [0, 0, 0, 0])
-                    offered = _sibling(result, margin, settings.suggest_threshold)
+                    sibling = _sibling(result, margin, settings.suggest_threshold)
                     if result.matches[0].entry_id == case.expect:
                         tally[2] += 1
-                        tally[3] += offered is not None
+                        tally[3] += sibling is not None
                     elif case.expect is not None:
                         tally[0] += 1
-                        tally[1] += offered == case.expect
+                        tally[1] += sibling == case.expect
         if not args.rebuild:
             continue
         for entry in faq.entries.values():

@@ -122,7 +122,10 @@ def _gaps_source(url: str) -> Callable[[datetime | None], Awaitable[GapsData]]:
         finally:
             await database.dispose()
         return GapsData(
-            questions=[UnansweredQuestion(q.text, q.channel, q.at) for q in questions],
+            questions=[
+                UnansweredQuestion(q.text, q.channel, q.at, q.outcome, q.suggestions)
+                for q in questions
+            ],
             feedback=[EntryFeedback(r.entry_id, r.helpful, r.unhelpful) for r in ratings],
             picks=[PickedSuggestion(p.question, p.entry_id) for p in picks],
         )

@@ -56,9 +56,10 @@ class FeedbackLeft:
 class QuestionUnanswered:
     """The FAQ had no confident answer. Content staff's to-do.
 
-    `outcome` is ``suggest`` (only suggestions), ``fallback`` (nothing), or ``close``: an
-    answer given with a sibling entry nearly as close offered under it (`suggestions`),
-    since which of the two the shopper meant is a gap too.
+    `outcome` is ``suggest`` (only suggestions: `suggestions` are the entries offered),
+    ``fallback`` (nothing), or ``close``: an answer given with a sibling entry nearly as
+    close offered under it, since which of the two the shopper meant is a gap too; then
+    `suggestions` are the entry answered, then the sibling offered.
     """
 
     conversation_id: int

@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from collections import Counter
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,7 @@ from faq.gaps import (
     EntryFeedback,
     GapsData,
     GapsSource,
+    PickedSuggestion,
     UnansweredQuestion,
     cluster_questions,
 )
@@ -120,6 +123,8 @@ def ask(
     for match in result.matches:
         entry = loaded.entries[match.entry_id]
         click.echo(f"  {match.score:.2f}  {match.entry_id}  «{entry.questions[0]}»")
+    for match in result.also:
+        click.echo(f"  offered under the answer: {match.entry_id} (nearly as close)")
 
 
 @faq.command(name="eval")
@@ -190,30 +195,66 @@ def gaps(
         if source is None:
             raise click.ClickException("no storage configured: run via `otklik` or --from-file")
         data = asyncio.run(source(since))
-    clusters = cluster_questions(
-        [q.text for q in data.questions],
-        channels=[q.channel for q in data.questions],
-        picks=data.picks,
-    )[:limit]
+    unsure = [q for q in data.questions if q.close_call is None]
+    close = [q for q in data.questions if q.close_call is not None]
+    clusters = _clusters(unsure, data.picks, limit)
+    close_clusters = _clusters(close, data.picks, limit)
+    close_calls = list(zip(close_clusters, _close_pairs(close, close_clusters), strict=True))
     if as_json:
-        click.echo(json.dumps(_gaps_json(clusters, data.feedback), ensure_ascii=False))
+        payload = _gaps_json(clusters, data.feedback, close_calls)
+        click.echo(json.dumps(payload, ensure_ascii=False))
         return
     click.echo(
-        f"{len(data.questions)} unanswered questions (suggested, not found or close calls), "
-        f"top {len(clusters)} groups:"
+        f"{len(unsure)} unanswered questions (suggested or not found), top {len(clusters)} groups:"
     )
     for cluster in clusters:
-        others = "; ".join(cluster.texts[1:4])
+        _echo_cluster(cluster)
+    if close:
         click.echo(
-            f"{cluster.count:6}  {cluster.label}" + (f"  (also: {others})" if others else "")
+            f"\n{len(close)} close calls (answered, with a sibling entry nearly as close "
+            f"offered under the answer), top {len(close_clusters)} groups:"
         )
-        if cluster.picked:
-            taps = ", ".join(f"{entry} ×{count}" for entry, count in cluster.picked.items())
-            click.echo(f"        shoppers picked: {taps} (add these wordings to its questions)")
+        for cluster, pair_counts in close_calls:
+            _echo_cluster(cluster)
+            for (answered, offered), count in pair_counts:
+                click.echo(f"        answered {answered}, offered {offered} ×{count}")
     if data.feedback:
         click.echo("\nFeedback per entry (👍 / 👎), most 👎 first:")
         for item in sorted(data.feedback, key=lambda f: (-f.unhelpful, f.entry_id)):
             click.echo(f"  {item.helpful:5} / {item.unhelpful:<5} {item.entry_id}")
+
+
+def _clusters(
+    questions: list[UnansweredQuestion], picks: Sequence[PickedSuggestion], limit: int
+) -> list[Cluster]:
+    return cluster_questions(
+        [q.text for q in questions], channels=[q.channel for q in questions], picks=picks
+    )[:limit]
+
+
+def _close_pairs(
+    close: list[UnansweredQuestion], clusters: list[Cluster]
+) -> list[list[tuple[tuple[str, str], int]]]:
+    """Per cluster of close calls: (entry answered, sibling offered) pairs, most first."""
+    by_text: dict[str, Counter[tuple[str, str]]] = {}
+    for question in close:
+        if question.close_call is not None:
+            by_text.setdefault(question.text.strip(), Counter())[question.close_call] += 1
+    result = []
+    for cluster in clusters:
+        counts: Counter[tuple[str, str]] = Counter()
+        for text in cluster.texts:
+            counts.update(by_text.get(text, Counter()))
+        result.append(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+    return result
+
+
+def _echo_cluster(cluster: Cluster) -> None:
+    others = "; ".join(cluster.texts[1:4])
+    click.echo(f"{cluster.count:6}  {cluster.label}" + (f"  (also: {others})" if others else ""))
+    if cluster.picked:
+        taps = ", ".join(f"{entry} ×{count}" for entry, count in cluster.picked.items())
+        click.echo(f"        shoppers picked: {taps} (add these wordings to its questions)")
 
 
 def _path(ctx: click.Context, directory: Path | None) -> Path:
@@ -252,18 +293,33 @@ def _result_json(result: MatchResult) -> dict[str, Any]:
     }
 
 
-def _gaps_json(clusters: list[Cluster], feedback: Any) -> dict[str, Any]:
+def _cluster_json(cluster: Cluster) -> dict[str, Any]:
+    return {
+        "label": cluster.label,
+        "count": cluster.count,
+        "texts": list(cluster.texts),
+        "channels": cluster.channels,
+        "picked": cluster.picked,
+    }
+
+
+def _gaps_json(
+    clusters: list[Cluster],
+    feedback: Any,
+    close: list[tuple[Cluster, list[tuple[tuple[str, str], int]]]],
+) -> dict[str, Any]:
     items: list[EntryFeedback] = list(feedback)
     return {
-        "clusters": [
+        "clusters": [_cluster_json(c) for c in clusters],
+        "close_calls": [
             {
-                "label": c.label,
-                "count": c.count,
-                "texts": list(c.texts),
-                "channels": c.channels,
-                "picked": c.picked,
+                **_cluster_json(cluster),
+                "answered": [
+                    {"answered": answered, "offered": offered, "count": count}
+                    for (answered, offered), count in pairs
+                ],
             }
-            for c in clusters
+            for cluster, pairs in close
         ],
         "feedback": [
             {"id": f.entry_id, "helpful": f.helpful, "unhelpful": f.unhelpful} for f in items

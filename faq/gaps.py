@@ -1,8 +1,9 @@
 """Learning from gaps: group the questions the bot could not answer, most asked first.
 
 `cluster_questions` is a pure function; the storage layer supplies the questions (every
-suggest/fallback with text, channel and time), the suggested entries shoppers tapped, and
-the 👍/👎 counts per entry through a `GapsSource` the `otklik faq gaps` command receives.
+suggest/fallback, and every close call, with text, channel and time), the suggested
+entries shoppers tapped, and the 👍/👎 counts per entry through a `GapsSource` the
+`otklik faq gaps` command receives.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from faq.lexicon import FILLERS
 from faq.normalizer import Analysis, Normalizer
 
 __all__ = [
+    "CLOSE_CALL",
     "Cluster",
     "EntryFeedback",
     "GapsData",
@@ -31,13 +33,30 @@ __all__ = [
 ]
 
 
+CLOSE_CALL = "close"
+"""The outcome of an answer given with a sibling entry nearly as close offered under it."""
+
+
 @dataclass(frozen=True)
 class UnansweredQuestion:
-    """One stored suggest/fallback message."""
+    """One stored message the bot was unsure of: a suggest, a fallback or a close call.
+
+    `suggestions` are, for a suggest, the entries offered; for a close call, the entry
+    answered and then the sibling offered.
+    """
 
     text: str
     channel: str = ""
     at: datetime | None = None
+    outcome: str = ""
+    suggestions: tuple[str, ...] = ()
+
+    @property
+    def close_call(self) -> tuple[str, str] | None:
+        """(entry answered, sibling offered) for a close call, else None."""
+        if self.outcome != CLOSE_CALL or len(self.suggestions) < 2:
+            return None
+        return self.suggestions[0], self.suggestions[1]
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,9 @@ __all__ = [
 ANSWER_LIMITS = {"Telegram": 4096, "VK": 4096, "Viber": 7000}
 ANSWER_ROOM = 100
 """Characters kept free under every answer for the bot's own lines (the «Помогло?» question;
-for ``handoff: true`` the offer of an operator), so an answer the check passes is one message."""
+for ``handoff: true`` the offer of an operator; over a sibling entry's button, «Если вы
+спрашивали о другом:»), so an answer the check passes is one message. The longest catalog
+(English) needs 99 of them; `tests/channels/test_layout.py` checks they fit."""
 BUTTON_TEXT_LIMIT = 40  # VK cuts longer button labels
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,47}$")
 LANGUAGE_PATTERN = re.compile(r"^[a-z]{2}$")
@@ -332,7 +334,7 @@ class _Reader:
                 line,
                 f"{where}: the {language} answer has {len(text)} characters, "
                 f"{' and '.join(too_short_for)} allow {limit - ANSWER_ROOM} "
-                f"({limit} less {ANSWER_ROOM} for the bot's «Помогло?» under it)",
+                f"({limit} less {ANSWER_ROOM} for the bot's own lines under it, «Помогло?»)",
                 "shorten it or move details behind a link button",
             )
 

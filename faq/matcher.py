@@ -177,16 +177,19 @@ class FaqMatcher:
         FAQ's, and a phrasing that would be answered with another entry once it is out of
         the FAQ shows two entries the matcher tells apart only by that phrasing's own
         words. The phrasing leaves its entry's best-phrasing and centroid scores, lexical
-        and semantic; word weights still count it (they come from the whole FAQ).
+        and semantic; word weights still count it (they come from the whole FAQ). An
+        unknown entry is a KeyError, a question number it does not have an IndexError.
         """
-        read = self._read(text)
-        if isinstance(read, MatchResult):
-            return read
-        number = self._numbers[entry_id]
+        number = self._numbers.get(entry_id)
+        if number is None:
+            raise KeyError(f"no entry '{entry_id}'")
         phrasing = int(self._starts[number]) + question
         end = self._starts[number + 1] if number + 1 < len(self._starts) else self.lexical.size
         if question < 0 or phrasing >= end:
             raise IndexError(f"entry '{entry_id}' has no question {question}")
+        read = self._read(text)
+        if isinstance(read, MatchResult):
+            return read
         scores = self.scores(
             read.text, read.words, read.lemmas, read.language, without=(number, phrasing)
         )
@@ -290,7 +293,12 @@ class FaqMatcher:
         if (best >= s.answer_threshold and lead >= s.answer_margin) or (
             best >= s.clear_threshold and lead >= s.clear_margin
         ):
-            sibling = lead < s.also_offer_margin and second >= s.suggest_threshold
+            sibling = (
+                len(order) > 1
+                and second > 0
+                and second >= s.suggest_threshold
+                and lead < s.also_offer_margin
+            )
             also = (Match(self.ids[order[1]], round(second, 4)),) if sibling else ()
             return MatchResult(Outcome.ANSWER, matches, also=also)
         if best >= s.suggest_threshold:

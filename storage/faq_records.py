@@ -23,6 +23,7 @@ class StoredQuestion:
     channel: str
     outcome: str
     at: datetime
+    suggestions: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +104,12 @@ class FaqRecordRepository:
         if since is not None:
             query = query.where(UnansweredQuestion.created_at >= since)
         rows = await self._session.scalars(query)
-        return [StoredQuestion(r.text, r.channel, r.outcome, r.created_at) for r in rows]
+        return [
+            StoredQuestion(
+                r.text, r.channel, r.outcome, r.created_at, tuple(map(str, r.suggestions or ()))
+            )
+            for r in rows
+        ]
 
     async def picks_since(self, since: datetime | None) -> list[StoredPick]:
         """Suggestion picks, oldest first, from ``since`` on (all when None)."""

@@ -232,6 +232,7 @@ class UnansweredQuestion(Base):
     channel: Mapped[str] = mapped_column(String(32))
     text: Mapped[str] = mapped_column(Text)
     outcome: Mapped[str] = mapped_column(String(16))  # suggest | fallback | close
+    # suggest: the entries offered; close: the entry answered, then the sibling offered
     suggestions: Mapped[list[Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(index=True)
 

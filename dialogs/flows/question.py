@@ -5,8 +5,8 @@ bot:     «Напишите ваш вопрос одним сообщением�
 shopper: «до скольки открыт магазин»
 bot:     the entry's answer [its buttons] (+ offer of a person when the entry asks for it)
          «Помогло?» [👍] [👎]      (one message: the rating sits under the answer)
-shopper: «сроки доставки» (answered, but a sibling entry scores nearly as well)
-bot:     the answer + «Если вы спрашивали о другом:» [sibling entry] + «Помогло?» [👍] [👎]
+shopper: «деньги за доставку вернуть» (answered, but another entry scores nearly as well)
+bot:     the answer, «Если вы спрашивали о другом:», «Помогло?» [sibling entry] [👍] [👎]
          (kept for content staff as a close call; a tap on the sibling is kept as a pick)
 shopper: [👎]
 bot:     «Жаль, что не помогло. Сформулируйте иначе — или я позову оператора» [👤] [↩️]
@@ -33,6 +33,7 @@ from dialogs.events import AnswerRated, QuestionUnanswered, SuggestionPicked
 from dialogs.flows.base import Flow
 from dialogs.flows.menu import ASK, HANDOFF, MENU, menu_rows
 from dialogs.turn import Turn
+from faq.gaps import CLOSE_CALL
 from faq.matcher import MatchResult, Outcome
 from faq.model import FaqEntry
 
@@ -54,8 +55,9 @@ RATED = "rated"
 MAX_RATED = 20
 SUGGESTED = "suggested"
 """Conversation data: the last question, if it got suggestions, and the entries offered."""
-CLOSE_CALL = "close"
-"""The unanswered record's outcome for an answer given with a sibling entry under it."""
+KEYBOARD_ROWS = 6
+"""The fewest button rows one message carries on any channel (VK): a sibling that would
+push 👍/👎 into a message of their own is not offered."""
 
 
 class FaqLookup(Protocol):
@@ -120,15 +122,24 @@ class QuestionFlow(Flow):
         Which of the two the shopper meant is a gap content staff should see, so the
         question is kept like an unanswered one and a tap on the sibling like a pick.
         """
-        siblings = [
-            entry
-            for entry in (self._faq.entry(match.entry_id) for match in result.also)
-            if entry is not None and entry.id != result.matches[0].entry_id
-        ]
-        if self._answer_by_id(turn, result.matches[0].entry_id, siblings) and siblings:
-            offered = tuple(entry.id for entry in siblings)
+        answered = result.matches[0].entry_id
+        entry = self._faq.entry(answered)
+        siblings: list[FaqEntry] = []
+        if entry is not None:
+            # An entry its own buttons already lead to needs no second button; and the
+            # rating must stay in the answer's message.
+            linked = {button.faq for button in entry.buttons if button.faq}
+            room = KEYBOARD_ROWS - len(entry.buttons) - (1 if entry.handoff else 0) - 1
+            siblings = [
+                other
+                for other in (self._faq.entry(match.entry_id) for match in result.also)
+                if other is not None and other.id != answered and other.id not in linked
+            ][: max(room, 0)]
+        if self._answer_by_id(turn, answered, siblings) and siblings:
+            offered = tuple(other.id for other in siblings)
             turn.data[SUGGESTED] = {"question": turn.text, "ids": list(offered)}
-            self._unanswered(turn, CLOSE_CALL, offered)
+            # The answer given goes first: content staff see which two entries were close.
+            self._unanswered(turn, CLOSE_CALL, (answered, *offered))
 
     @staticmethod
     def _unanswered(turn: Turn, outcome: str, offered: tuple[str, ...]) -> None:

@@ -187,7 +187,7 @@ def test_the_longest_answer_faq_check_allows_is_one_message_with_all_it_carries(
             catalog.text(language, "question.rate"),
             catalog.text(language, "question.also"),
         )
-        sibling = (Button("Сколько стоит доставка?", payload="faq:b"),)
+        sibling = (Button("Сколько стоит доставка?", payload="pick:b"),)
         rating = (Button("👍", payload="rate:a:yes"), Button("👎", payload="rate:a:no"))
         messages = fit(Reply(text, buttons=(sibling, rating)), limits)
 

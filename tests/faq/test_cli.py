@@ -182,6 +182,63 @@ def test_gaps_reads_the_injected_storage_and_shows_feedback_per_entry() -> None:
     assert "10 / 4     delivery-cost" in result.output
 
 
+def test_gaps_lists_close_calls_apart_with_the_entries_answered_and_offered() -> None:
+    # A close call was answered: it is not an unanswered question, but which of the two
+    # entries the shopper meant is a gap too.
+    data = GapsData(
+        [
+            UnansweredQuestion("есть гречка", outcome="fallback"),
+            UnansweredQuestion(
+                "деньги за доставку вернуть",
+                outcome="close",
+                suggestions=("refund-card", "delivery-cost"),
+            ),
+            UnansweredQuestion(
+                "Деньги за доставку вернуть!",
+                outcome="close",
+                suggestions=("refund-card", "delivery-cost"),
+            ),
+        ],
+        picks=[PickedSuggestion("деньги за доставку вернуть", "delivery-cost")],
+    )
+
+    async def source(since: datetime | None) -> GapsData:
+        return data
+
+    @click.group()
+    @click.pass_context
+    def otklik(ctx: click.Context) -> None:
+        ctx.meta[GAPS_SOURCE_KEY] = source
+
+    otklik.add_command(faq)
+    text = CliRunner().invoke(otklik, ["faq", "gaps"])
+    as_json = CliRunner().invoke(otklik, ["faq", "gaps", "--json"])
+
+    assert text.exit_code == 0, text.output
+    assert "1 unanswered questions (suggested or not found)" in text.output
+    close_part = text.output.split("2 close calls")[1]
+    assert "деньги за доставку вернуть" in close_part
+    assert "answered refund-card, offered delivery-cost ×2" in close_part
+    assert "shoppers picked: delivery-cost ×1" in close_part
+    payload = json.loads(as_json.output)
+    assert [c["label"] for c in payload["clusters"]] == ["есть гречка"]
+    (close,) = payload["close_calls"]
+    assert close["count"] == 2
+    assert close["picked"] == {"delivery-cost": 1}
+    assert close["answered"] == [
+        {"answered": "refund-card", "offered": "delivery-cost", "count": 2}
+    ]
+
+
+def test_ask_shows_the_sibling_offered_under_an_answer() -> None:
+    fixtures = Path(__file__).parents[1] / "fixtures" / "faq"
+    result = CliRunner().invoke(faq, ["ask", "--faq", str(fixtures), "деньги за доставку вернуть"])
+
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("answer\n")
+    assert "offered under the answer: delivery-cost" in result.output
+
+
 def test_gaps_shows_under_a_cluster_the_entries_shoppers_picked_for_it() -> None:
     data = GapsData(
         [

@@ -90,7 +90,8 @@ def test_every_optional_field_is_read(tmp_path: Path) -> None:
         (
             "- id: a\n  questions: [x]\n  answer: " + "д" * 4100 + "\n",
             3,
-            "Telegram and VK allow 3996 (4096 less 100 for the bot's «Помогло?» under it)",
+            "Telegram and VK allow 3996 (4096 less 100 for the bot's own lines under it, "
+            "«Помогло?»)",
         ),
         (
             "- id: a\n  questions: [x]\n  answer: " + "д" * 4000 + "\n",

@@ -164,8 +164,11 @@ def test_a_phrasing_left_out_is_matched_as_a_shoppers_new_wording(
     assert (unlisted.outcome, unlisted.matches[0].entry_id) == (Outcome.ANSWER, "delivery-cost")
     assert sibling_left_out.outcome is Outcome.ANSWER
     assert sibling_left_out.matches[0].entry_id == "delivery-time"
-    with pytest.raises(IndexError):
-        matcher.match_without("delivery-time", 2, "Сроки доставки")
+    for number in (2, -1):
+        with pytest.raises(IndexError):
+            matcher.match_without("delivery-time", number, "привет")  # checked before the text
+    with pytest.raises(KeyError):
+        matcher.match_without("parking", 0, "Где парковка?")
 
 
 def test_an_answer_names_a_runner_up_nearly_as_close_and_only_then(
@@ -190,13 +193,28 @@ def test_an_answer_names_a_runner_up_nearly_as_close_and_only_then(
     assert never.match("деньги за доставку вернуть") == dataclasses.replace(close, also=())
 
 
+@pytest.mark.parametrize(
+    ("entry_id", "number", "question", "listed"),
+    [
+        ("delivery-time", 0, "Сроки доставки", "[Сроки доставки, "),
+        ("store-hours", 1, "До скольки открыто?", ", До скольки открыто?]"),  # the very last
+    ],
+)
 def test_leaving_a_phrasing_out_scores_meaning_as_a_faq_without_it(
-    tmp_path: Path, normalizer: Normalizer, encoder: UniversalSentenceEncoder
+    tmp_path: Path,
+    normalizer: Normalizer,
+    encoder: UniversalSentenceEncoder,
+    entry_id: str,
+    number: int,
+    question: str,
+    listed: str,
 ) -> None:
     # The semantic stage alone: the entry's closest phrasing and centroid are those of a
     # FAQ written without the phrasing (word weights, from the whole FAQ, are not).
+    assert SIBLINGS.count(listed) == 1
     write(tmp_path / "all", "a.yaml", SIBLINGS)
-    write(tmp_path / "without", "a.yaml", SIBLINGS.replace("[Сроки доставки, ", "["))
+    unlisted = "[" if listed.startswith("[") else "]"
+    write(tmp_path / "without", "a.yaml", SIBLINGS.replace(listed, unlisted))
     settings = MatcherSettings(semantic_weight=1.0)
     cache = EmbeddingCache(encoder, encoder.name)
     full, rebuilt = (
@@ -204,9 +222,7 @@ def test_leaving_a_phrasing_out_scores_meaning_as_a_faq_without_it(
         for name in ("all", "without")
     )
 
-    assert full.match_without("delivery-time", 0, "Сроки доставки") == rebuilt.match(
-        "Сроки доставки"
-    )
+    assert full.match_without(entry_id, number, question) == rebuilt.match(question)
 
 
 class KeywordEncoder:
