@@ -21,8 +21,13 @@ from tests.webchat_client import WebChatShopper, buttons_of, texts_of
 SMALL_FAQ = str(Path(__file__).parents[1] / "fixtures" / "faq")
 
 
-async def _app(make_settings: SettingsFactory, start_app: Any, clock: Any = None) -> Any:
-    return await start_app(make_settings(OTKLIK_FAQ__PATH=SMALL_FAQ), clock)
+async def _app(
+    make_settings: SettingsFactory, start_app: Any, clock: Any = None, *, semantic: bool = False
+) -> Any:
+    """The app on the small test FAQ; `semantic` turns the sentence encoder on, as it is by
+    default outside these tests (off here for speed)."""
+    extra = {"OTKLIK_FAQ__MATCHER__SEMANTIC": "true"} if semantic else {}
+    return await start_app(make_settings(OTKLIK_FAQ__PATH=SMALL_FAQ, **extra), clock)
 
 
 async def _rows(app: Any, model: Any) -> list[Any]:
@@ -105,9 +110,7 @@ async def test_an_answer_with_a_sibling_nearly_as_close_offers_it_under_the_answ
 ) -> None:
     # «деньги за доставку вернуть» is answered with the refund, but the delivery cost
     # scores nearly as well: if that is what the shopper meant, it is one tap away.
-    # The semantic stage is on, as it is by default outside these tests.
-    settings = make_settings(OTKLIK_FAQ__PATH=SMALL_FAQ, OTKLIK_FAQ__MATCHER__SEMANTIC="true")
-    app = await start_app(settings)
+    app = await _app(make_settings, start_app, semantic=True)
     shopper = WebChatShopper(app.client)
 
     replies = await shopper.send("деньги за доставку вернуть")
@@ -142,8 +145,7 @@ async def test_a_sibling_the_answer_already_links_to_gets_no_second_button(
 ) -> None:
     # The delivery cost scores nearly as well as the store hours here, but the hours'
     # answer already has a «Доставка» button: offering it twice would only confuse.
-    settings = make_settings(OTKLIK_FAQ__PATH=SMALL_FAQ, OTKLIK_FAQ__MATCHER__SEMANTIC="true")
-    app = await start_app(settings)
+    app = await _app(make_settings, start_app, semantic=True)
     shopper = WebChatShopper(app.client)
 
     replies = await shopper.send("когда открываются магазины и сколько стоит доставка")

@@ -5,7 +5,7 @@ from datetime import datetime
 from pathlib import Path
 
 import click
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 from bots.cli import _attach_optional_groups, cli
 from faq.cli import GAPS_SOURCE_KEY, faq
@@ -202,17 +202,7 @@ def test_gaps_lists_close_calls_apart_with_the_entries_answered_and_offered() ->
         picks=[PickedSuggestion("деньги за доставку вернуть", "delivery-cost")],
     )
 
-    async def source(since: datetime | None) -> GapsData:
-        return data
-
-    @click.group()
-    @click.pass_context
-    def otklik(ctx: click.Context) -> None:
-        ctx.meta[GAPS_SOURCE_KEY] = source
-
-    otklik.add_command(faq)
-    text = CliRunner().invoke(otklik, ["faq", "gaps"])
-    as_json = CliRunner().invoke(otklik, ["faq", "gaps", "--json"])
+    text, as_json = _gaps(data), _gaps(data, "--json")
 
     assert text.exit_code == 0, text.output
     assert "1 unanswered questions (suggested or not found)" in text.output
@@ -254,17 +244,7 @@ def test_gaps_shows_under_a_cluster_the_entries_shoppers_picked_for_it() -> None
         ],
     )
 
-    async def source(since: datetime | None) -> GapsData:
-        return data
-
-    @click.group()
-    @click.pass_context
-    def otklik(ctx: click.Context) -> None:
-        ctx.meta[GAPS_SOURCE_KEY] = source
-
-    otklik.add_command(faq)
-    text = CliRunner().invoke(otklik, ["faq", "gaps"])
-    as_json = CliRunner().invoke(otklik, ["faq", "gaps", "--json"])
+    text, as_json = _gaps(data), _gaps(data, "--json")
 
     assert text.exit_code == 0, text.output
     lines = text.output.splitlines()
@@ -324,3 +304,18 @@ def test_eval_names_a_cases_file_that_is_not_utf8(tmp_path: Path) -> None:
 
     assert result.exit_code == 1
     assert f"{cases}:1: the file is not UTF-8 text" in result.output
+
+
+def _gaps(data: GapsData, *args: str) -> Result:
+    """`otklik faq gaps` reading `data` as if from storage (what the app's root group injects)."""
+
+    async def source(since: datetime | None) -> GapsData:
+        return data
+
+    @click.group()
+    @click.pass_context
+    def otklik(ctx: click.Context) -> None:
+        ctx.meta[GAPS_SOURCE_KEY] = source
+
+    otklik.add_command(faq)
+    return CliRunner().invoke(otklik, ["faq", "gaps", *args])
