@@ -20,6 +20,7 @@ from faq.problems import Problem, Severity
 __all__ = [
     "ANSWER_LIMITS",
     "ANSWER_ROOM",
+    "KEYBOARD_ROWS",
     "FaqError",
     "LoadResult",
     "faq_files",
@@ -35,6 +36,10 @@ for ``handoff: true`` the offer of an operator; over a sibling entry's button, �
 спрашивали о другом:»), so an answer the check passes is one message. The longest catalog
 (English) needs 99 of them; `tests/channels/test_layout.py` checks they fit."""
 BUTTON_TEXT_LIMIT = 40  # VK cuts longer button labels
+KEYBOARD_ROWS = 6
+"""The fewest button rows one message carries on any channel (VK). An answer's buttons, the
+operator button of a ``handoff: true`` entry and the 👍/👎 row must fit, or 👍/👎 arrive in
+a message of their own; the question flow offers a sibling entry only where a row is left."""
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,47}$")
 LANGUAGE_PATTERN = re.compile(r"^[a-z]{2}$")
 KEYS = ("id", "questions", "answer", "tags", "buttons", "handoff", "examples")
@@ -218,6 +223,18 @@ class _Reader:
         if not entry_id or not questions or not answers:
             return None
         self._check_questions(name, fields["questions"], entry_id, questions)
+        rows = len(buttons) + (1 if handoff else 0) + 1
+        if rows > KEYBOARD_ROWS:
+            kept = KEYBOARD_ROWS - 1 - (1 if handoff else 0)
+            self.warn(
+                name,
+                _line(fields["buttons"]),
+                f"{where}: {len(buttons)} buttons"
+                + (", the operator button" if handoff else "")
+                + f" and 👍/👎 make {rows} rows; VK shows {KEYBOARD_ROWS} in one message, so "
+                "👍/👎 would arrive in a second one",
+                f"keep at most {kept} buttons, or move links into the answer text",
+            )
         return FaqEntry(
             id=entry_id,
             questions=questions,

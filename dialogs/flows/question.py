@@ -34,6 +34,7 @@ from dialogs.flows.base import Flow
 from dialogs.flows.menu import ASK, HANDOFF, MENU, menu_rows
 from dialogs.turn import Turn
 from faq.gaps import CLOSE_CALL
+from faq.loader import KEYBOARD_ROWS
 from faq.matcher import MatchResult, Outcome
 from faq.model import FaqEntry
 
@@ -55,9 +56,6 @@ RATED = "rated"
 MAX_RATED = 20
 SUGGESTED = "suggested"
 """Conversation data: the last question, if it got suggestions, and the entries offered."""
-KEYBOARD_ROWS = 6
-"""The fewest button rows one message carries on any channel (VK): a sibling that would
-push 👍/👎 into a message of their own is not offered."""
 
 
 class FaqLookup(Protocol):

@@ -10,7 +10,7 @@ from bots.messages import Button, Reply
 from config import CONFIG_DIR
 from config.catalog import Catalog
 from dialogs.flows.question import answer_text
-from faq.loader import ANSWER_LIMITS, ANSWER_ROOM
+from faq.loader import ANSWER_LIMITS, ANSWER_ROOM, KEYBOARD_ROWS
 
 PLATFORMS = [TELEGRAM, VK, VIBER]
 
@@ -172,6 +172,10 @@ def test_without_pictures_by_url_the_picture_becomes_a_link() -> None:
     (message,) = fit(Reply("Схема проезда", image_url="https://x/map.png"), VK)
 
     assert (message.text, message.image_url) == ("Схема проезда\n\nhttps://x/map.png", None)
+
+
+def test_the_faq_check_counts_button_rows_by_the_channel_that_shows_fewest() -> None:
+    assert min(limits.rows for limits in PLATFORMS) == KEYBOARD_ROWS
 
 
 @pytest.mark.parametrize("limits", PLATFORMS, ids=lambda limits: limits.platform)

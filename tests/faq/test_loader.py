@@ -160,6 +160,29 @@ def test_editor_lock_and_hidden_files_beside_the_faq_are_not_read(tmp_path: Path
     assert list(result.faq.entries) == ["store-hours"]
 
 
+def test_more_buttons_than_one_vk_message_carries_are_warned_about(tmp_path: Path) -> None:
+    # Five links, the operator button and 👍/👎 make seven rows: on VK the rating would
+    # arrive in a message of its own. Four links leave room.
+    links = "".join(f"    - {{text: L{i}, url: 'https://x/{i}'}}\n" for i in range(5))
+    path = write(
+        tmp_path,
+        "a.yaml",
+        "- id: many\n  questions: [x]\n  answer: y\n  handoff: true\n  buttons:\n"
+        + links
+        + "- id: four\n  questions: [z]\n  answer: q\n  handoff: true\n  buttons:\n"
+        + "".join(links.splitlines(keepends=True)[:4]),
+    )
+
+    result = read_faq(tmp_path)
+
+    assert [str(p) for p in result.warnings] == [
+        f"{path}:6: entry 'many': 5 buttons, the operator button and 👍/👎 make 7 rows; VK "
+        "shows 6 in one message, so 👍/👎 would arrive in a second one — keep at most 4 "
+        "buttons, or move links into the answer text"
+    ]
+    assert not result.errors
+
+
 def test_a_file_that_cannot_be_read_is_an_error_not_a_crash(tmp_path: Path) -> None:
     write(tmp_path, "faq.yaml", MINIMAL)
     (tmp_path / "gone.yaml").symlink_to(tmp_path / "nowhere.yaml")
