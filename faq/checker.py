@@ -65,7 +65,7 @@ def close_entries(faq: Faq, matcher: FaqMatcher) -> list[Problem]:
     problems: list[Problem] = []
     for entry in faq.entries.values():
         for number, question in enumerate(entry.questions):
-            result = matcher.match(question)
+            result = matcher.match_listed(question)
             if result.outcome is Outcome.SMALLTALK:
                 path, line = _split(entry.source)
                 problems.append(

@@ -286,6 +286,25 @@ def test_a_repeated_question_is_not_scored_again_and_gets_the_same_answer(
     assert len(counting.texts) == 6
 
 
+def test_a_faq_phrasing_is_decided_from_its_cached_embedding_as_match_decides_it(
+    shipped_faq: Faq, normalizer: Normalizer, encoder: UniversalSentenceEncoder
+) -> None:
+    # `faq check` runs every phrasing through the matcher: without encoding any again.
+    counting = CountingEncoder(encoder)
+    matcher = FaqMatcher(
+        shipped_faq, normalizer=normalizer, embeddings=EmbeddingCache(counting, "counting")
+    )
+    questions = [q for entry in shipped_faq.entries.values() for q in entry.questions]
+    encoded = len(counting.texts)
+
+    listed = [matcher.match_listed(q) for q in questions]
+
+    assert len(counting.texts) == encoded
+    assert [(r.outcome, [m.entry_id for m in r.matches]) for r in listed] == [
+        (r.outcome, [m.entry_id for m in r.matches]) for r in map(matcher.match, questions)
+    ]
+
+
 class CountingEncoder:
     """A plugged-in encoder that passes texts to the real one and notes each."""
 
