@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +26,7 @@ from faq.gaps import (
     GapsSource,
     PickedSuggestion,
     UnansweredQuestion,
+    close_call_pairs,
     cluster_questions,
 )
 from faq.loader import FaqError, load_faq
@@ -199,7 +199,7 @@ def gaps(
     close = [q for q in data.questions if q.close_call is not None]
     clusters = _clusters(unsure, data.picks, limit)
     close_clusters = _clusters(close, data.picks, limit)
-    close_calls = list(zip(close_clusters, _close_pairs(close, close_clusters), strict=True))
+    close_calls = list(zip(close_clusters, close_call_pairs(close, close_clusters), strict=True))
     if as_json:
         payload = _gaps_json(clusters, data.feedback, close_calls)
         click.echo(json.dumps(payload, ensure_ascii=False))
@@ -230,23 +230,6 @@ def _clusters(
     return cluster_questions(
         [q.text for q in questions], channels=[q.channel for q in questions], picks=picks
     )[:limit]
-
-
-def _close_pairs(
-    close: list[UnansweredQuestion], clusters: list[Cluster]
-) -> list[list[tuple[tuple[str, str], int]]]:
-    """Per cluster of close calls: (entry answered, sibling offered) pairs, most first."""
-    by_text: dict[str, Counter[tuple[str, str]]] = {}
-    for question in close:
-        if question.close_call is not None:
-            by_text.setdefault(question.text.strip(), Counter())[question.close_call] += 1
-    result = []
-    for cluster in clusters:
-        counts: Counter[tuple[str, str]] = Counter()
-        for text in cluster.texts:
-            counts.update(by_text.get(text, Counter()))
-        result.append(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
-    return result
 
 
 def _echo_cluster(cluster: Cluster) -> None:

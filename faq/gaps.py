@@ -29,6 +29,7 @@ __all__ = [
     "GapsSource",
     "PickedSuggestion",
     "UnansweredQuestion",
+    "close_call_pairs",
     "cluster_questions",
 ]
 
@@ -185,6 +186,23 @@ def cluster_questions(
         )
     clusters.sort(key=lambda c: (-c.count, c.label))
     return clusters
+
+
+def close_call_pairs(
+    close: list[UnansweredQuestion], clusters: list[Cluster]
+) -> list[list[tuple[tuple[str, str], int]]]:
+    """Per cluster of close calls: (entry answered, sibling offered) pairs, most first."""
+    by_text: dict[str, Counter[tuple[str, str]]] = {}
+    for question in close:
+        if question.close_call is not None:
+            by_text.setdefault(question.text.strip(), Counter())[question.close_call] += 1
+    result = []
+    for cluster in clusters:
+        counts: Counter[tuple[str, str]] = Counter()
+        for text in cluster.texts:
+            counts.update(by_text.get(text, Counter()))
+        result.append(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+    return result
 
 
 def _key(analysis: Analysis) -> str:

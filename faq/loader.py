@@ -223,19 +223,7 @@ class _Reader:
         if not entry_id or not questions or not answers:
             return None
         self._check_questions(name, fields["questions"], entry_id, questions)
-        rows = len(buttons) + (1 if handoff else 0) + 1
-        if rows > KEYBOARD_ROWS:
-            kept = KEYBOARD_ROWS - 1 - (1 if handoff else 0)
-            self.warn(
-                name,
-                _line(fields["buttons"]),
-                f"{where}: {len(buttons)} buttons"
-                + (", the operator button" if handoff else "")
-                + f" and 👍/👎 make {rows} rows; VK shows {KEYBOARD_ROWS} in one message, so "
-                "👍/👎 would arrive in a second one",
-                f"keep at most {kept} buttons, or move links into the answer text",
-            )
-        return FaqEntry(
+        entry = FaqEntry(
             id=entry_id,
             questions=questions,
             answers=MappingProxyType(answers),
@@ -245,6 +233,18 @@ class _Reader:
             examples=examples,
             source=source,
         )
+        if entry.answer_rows > KEYBOARD_ROWS:
+            kept = len(buttons) - (entry.answer_rows - KEYBOARD_ROWS)
+            self.warn(
+                name,
+                _line(fields["buttons"]),
+                f"{where}: {len(buttons)} buttons"
+                + (", the operator button" if handoff else "")
+                + f" and 👍/👎 make {entry.answer_rows} rows; VK shows {KEYBOARD_ROWS} in one "
+                "message, so 👍/👎 would arrive in a second one",
+                f"keep at most {kept} buttons, or move links into the answer text",
+            )
+        return entry
 
     def finish(self, name: str, had_files: bool) -> None:
         for path, line, target in self._links:

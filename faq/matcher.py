@@ -266,16 +266,13 @@ class FaqMatcher:
         # A FAQ phrasing's own text (`match_listed`, `match_without`) is cached already.
         cached = cached or without is not None
         query = self.embeddings.lookup(text) if cached else self.embeddings.query(text)
-        if without is None:
-            best = np.maximum.reduceat(self._vectors @ query, self._starts)
-            centroid = self._centroids @ query
-        else:
-            cosines = self._vectors @ query
+        cosines = self._vectors @ query
+        centroid = self._centroids @ query
+        if without is not None:
             cosines[without[1]] = -1.0
-            best = np.maximum.reduceat(cosines, self._starts)
-            centroid = self._centroids @ query
             rest = self._sums[without[0]] - self._vectors[without[1]]
             centroid[without[0]] = float(_unit_rows(rest[np.newaxis])[0] @ query)
+        best = np.maximum.reduceat(cosines, self._starts)
         similar = (1 - s.centroid_weight) * self._calibrate(best) + s.centroid_weight * (
             self._calibrate(centroid)
         )

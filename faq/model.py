@@ -50,6 +50,11 @@ class FaqEntry:
     examples: tuple[str, ...] = ()
     source: str = ""
 
+    @property
+    def answer_rows(self) -> int:
+        """Button rows under the answer: its buttons, the operator button, then 👍/👎."""
+        return len(self.buttons) + (1 if self.handoff else 0) + 1
+
     def answer_for(self, language: str) -> str:
         """The answer in `language`, else in Russian, else in the first language given."""
         if language in self.answers:

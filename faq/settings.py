@@ -21,9 +21,9 @@ class MatcherSettings(BaseModel):
     `also_offer_margin` of it offers that entry too, as a button under the answer: close
     siblings (delivery time and delivery cost) are where wrong answers come from. Each stage
     scores an entry by its questions and its answer text (the semantic one also by the
-    centroid of its phrasings). Defaults
-    were tuned on the *_dev case sets of all three test FAQs at once (supermarket, pizza,
-    home goods; one set of values for every chain), never on the held-out sets.
+    centroid of its phrasings). Defaults were tuned on the *_dev case sets of all three test
+    FAQs at once (supermarket, pizza, home goods; one set of values for every chain), never
+    on the held-out sets; `also_offer_margin` on the *_dev sets of all six test chains.
     """
 
     model_config = {"frozen": True, "extra": "forbid"}

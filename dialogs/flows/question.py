@@ -127,7 +127,7 @@ class QuestionFlow(Flow):
             # An entry its own buttons already lead to needs no second button; and the
             # rating must stay in the answer's message.
             linked = {button.faq for button in entry.buttons if button.faq}
-            room = KEYBOARD_ROWS - len(entry.buttons) - (1 if entry.handoff else 0) - 1
+            room = KEYBOARD_ROWS - entry.answer_rows
             siblings = [
                 other
                 for other in (self._faq.entry(match.entry_id) for match in result.also)
