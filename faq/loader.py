@@ -14,7 +14,7 @@ from types import MappingProxyType
 import yaml
 from rapidfuzz import process
 
-from faq.model import DEFAULT_LANGUAGE, Faq, FaqButton, FaqEntry
+from faq.model import ACTIONS, DEFAULT_LANGUAGE, Faq, FaqButton, FaqEntry
 from faq.problems import Problem, Severity
 
 __all__ = [
@@ -372,18 +372,29 @@ class _Reader:
                 )
                 continue
             values = {str(k.value): _text(v) for k, v in item.value}
-            url, target = values.get("url"), values.get("faq")
+            url, target, action = values.get("url"), values.get("faq"), values.get("action")
             labels = self._read_labels(name, item, where)
             text = labels.get(DEFAULT_LANGUAGE) or next(iter(labels.values()), None)
-            unknown = set(values) - {"text", "url", "faq"}
+            unknown = set(values) - {"text", "url", "faq", "action"}
             if unknown:
                 self.warn(name, line, f"{where}: unknown button field {sorted(unknown)}", "")
             if not text:
                 self.error(name, line, f"{where}: a button has no text", "add 'text: ...'")
                 continue
-            if (url is None) == (target is None):
+            if sum(value is not None for value in (url, target, action)) != 1:
                 self.error(
-                    name, line, f"{where}: button '{text}' needs either url or faq", "pick one"
+                    name,
+                    line,
+                    f"{where}: button '{text}' needs one of url, faq or action",
+                    "pick one",
+                )
+                continue
+            if action is not None and action not in ACTIONS:
+                self.error(
+                    name,
+                    line,
+                    f"{where}: button '{text}' has unknown action '{action}'",
+                    f"use one of: {', '.join(ACTIONS)}",
                 )
                 continue
             if url is not None and not url.startswith(("https://", "http://", "tg://")):
@@ -400,7 +411,13 @@ class _Reader:
             if target is not None:
                 self._links.append((name, line, target))
             buttons.append(
-                FaqButton(text=text, url=url, faq=target, texts=MappingProxyType(labels))
+                FaqButton(
+                    text=text,
+                    url=url,
+                    faq=target,
+                    action=action,
+                    texts=MappingProxyType(labels),
+                )
             )
         return tuple(buttons)
 

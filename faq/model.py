@@ -10,14 +10,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-__all__ = ["DEFAULT_LANGUAGE", "Faq", "FaqButton", "FaqEntry"]
+__all__ = ["ACTIONS", "DEFAULT_LANGUAGE", "Faq", "FaqButton", "FaqEntry"]
 
 DEFAULT_LANGUAGE = "ru"
+ACTIONS = ("feedback", "handoff")
+"""What an `action` button starts: the bot's own feedback step, or a request for a person."""
 
 
 @dataclass(frozen=True)
 class FaqButton:
-    """A button under an answer: a link (`url`) or a follow-up FAQ entry (`faq` is its id).
+    """A button under an answer: a link (`url`), a follow-up FAQ entry (`faq` is its id), or
+    one of the bot's own `ACTIONS` (`action`: «Нажмите и опишите, что случилось» leads into
+    the feedback step, so an answer that asks for details can take them).
 
     `text` is the label in the default language (or the only one given); `texts` holds the
     label per language when the file gives a mapping, as answers may.
@@ -26,6 +30,7 @@ class FaqButton:
     text: str
     url: str | None = None
     faq: str | None = None
+    action: str | None = None
     texts: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     def text_for(self, language: str) -> str:

@@ -1,6 +1,6 @@
 """Leaving feedback.
 
-shopper: [✍️ Оставить отзыв]
+shopper: [✍️ Оставить отзыв] | «оставить отзыв» (typed at the top level)
 bot:     «Напишите отзыв одним сообщением…» [↩️ В меню]          → step feedback.awaiting
 shopper: text and/or photo
 bot:     «Спасибо! Ваш отзыв записан…» + menu                     → top level
@@ -21,7 +21,7 @@ from enum import StrEnum
 from bots.messages import Photo, SharedContact
 from dialogs.events import FeedbackLeft
 from dialogs.flows.base import Flow
-from dialogs.flows.menu import FEEDBACK, MENU, show_menu
+from dialogs.flows.menu import FEEDBACK, MENU, show_menu, typed_choice
 from dialogs.turn import Turn
 
 __all__ = ["FeedbackFlow", "Step"]
@@ -35,7 +35,7 @@ class FeedbackFlow(Flow):
     """Takes one message of feedback (text, photos or both) and keeps it."""
 
     async def handle(self, turn: Turn) -> bool:
-        if turn.payload == FEEDBACK:
+        if turn.payload == FEEDBACK or (turn.step is None and typed_choice(turn.text) == FEEDBACK):
             turn.goto(Step.AWAITING)
             turn.say(turn.t("feedback.prompt"), [turn.button("menu.back", MENU)])
             return True

@@ -22,7 +22,7 @@ from dialogs.events import HandoffCancelled, HandoffRequested
 from dialogs.flows.base import Flow
 from dialogs.flows.menu import HANDOFF, show_menu
 from dialogs.turn import Turn
-from dialogs.words import command_words
+from dialogs.words import command_words, normalized
 
 __all__ = ["CANCEL", "HandoffFlow", "Step", "asks_for_person"]
 
@@ -33,23 +33,49 @@ class Step(StrEnum):
 
 CANCEL = "handoff:cancel"
 
+_PERSON_STEMS = ("оператор", "человек", "менеджер", "консультант", "специалист")
+"""A word starting with one of these names a person in any case: «с оператором», «человеку»."""
 _PERSON_WORDS = frozenset(
     {
-        "оператор", "оператора", "оператору", "человек", "человека", "человеку",
-        "живой", "менеджер", "менеджера", "operator", "human", "person", "agent",
+        "живой", "живого", "живым", "живому", "operator", "operators", "human", "humans",
+        "person", "agent", "agents", "manager", "representative",
     }
 )  # fmt: skip
+_PERSON_REQUEST_WORDS = 8
+"""Longer messages are questions or complaints that mention someone, not a request for one;
+English needs more words for the same request ("I want to talk to a real person")."""
 
 
 _REQUESTED = "handoff_requested"
 """Data key: a request was made and not cancelled here (the cancel button outlives the step)."""
-_REASON_WORDS = 4
-"""A request of at least this many words carries its own reason."""
+_REQUEST_WORDS = frozenset(
+    {
+        "хочу", "хотел", "хотела", "бы", "поговорить", "говорить", "пообщаться", "связаться",
+        "связь", "соедините", "соединить", "переключите", "позовите", "позови", "позвать",
+        "вызовите", "дайте", "дай", "нужен", "нужна", "мне", "можно", "пожалуйста", "пж",
+        "пжл", "плиз", "срочно", "с", "со", "на", "к", "ко", "и", "а", "где", "есть", "ваш",
+        "вашим", "вашего", "please", "pls", "i", "id", "want", "would", "like", "to", "talk",
+        "speak", "chat", "a", "an", "the", "with", "real", "live", "can", "could", "connect",
+        "me", "need", "get", "let", "is", "there", "any", "your",
+    }
+)  # fmt: skip
+"""Words of a request that say nothing about why («хочу поговорить с живым человеком»)."""
 
 
 def asks_for_person(text: str) -> bool:
-    """A short message that names a person to talk to («оператор», «позовите человека»)."""
-    return bool(command_words(text) & _PERSON_WORDS)
+    """A short message that names a person to talk to («оператор», «соедините с человеком»)."""
+    words = command_words(text, limit=_PERSON_REQUEST_WORDS)
+    return bool(words & _PERSON_WORDS) or any(w.startswith(_PERSON_STEMS) for w in words)
+
+
+def _says_why(text: str) -> bool:
+    """Whether a request holds more than asking for someone («оператор, списали дважды»)."""
+    return any(
+        word not in _REQUEST_WORDS
+        and word not in _PERSON_WORDS
+        and not word.startswith(_PERSON_STEMS)
+        for word in normalized(text).split()
+    )
 
 
 class HandoffFlow(Flow):
@@ -81,8 +107,7 @@ class HandoffFlow(Flow):
     def _request(self, turn: Turn) -> None:
         # «оператор, у меня дважды списали деньги» says why itself; «оператор» alone does not,
         # and then the question the shopper asked last is the best guess.
-        said = turn.text if len(turn.text.split()) >= _REASON_WORDS else None
-        reason = said or turn.data.get("last_question")
+        reason = turn.text if _says_why(turn.text) else turn.data.get("last_question")
         turn.data[_REQUESTED] = True
         turn.emit(
             HandoffRequested(

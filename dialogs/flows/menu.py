@@ -3,6 +3,9 @@
     shopper: /start [PAYLOAD] | «меню» | [↩️ В меню]
     bot:     greeting + [❓ Задать вопрос] [✍️ Оставить отзыв] [👤 Позвать оператора]
 
+A choice typed instead of tapped («оставить отзыв», «у меня вопрос») counts as the tap
+(:func:`typed_choice`); the feedback and question flows ask for it.
+
 A deep-link payload (``/start qr-store-12``, a VK ``ref``, a Viber ``context``) is remembered as
 the conversation's entry point for the flows that need it (QR queue signals, campaigns). VK
 attaches its ``ref`` to whatever the shopper sends first, often a question typed straight
@@ -14,9 +17,18 @@ from __future__ import annotations
 from bots.messages import Button
 from dialogs.flows.base import Flow
 from dialogs.turn import Turn
-from dialogs.words import command_words
+from dialogs.words import command_words, normalized
 
-__all__ = ["ASK", "FEEDBACK", "HANDOFF", "MENU", "MenuFlow", "menu_rows", "show_menu"]
+__all__ = [
+    "ASK",
+    "FEEDBACK",
+    "HANDOFF",
+    "MENU",
+    "MenuFlow",
+    "menu_rows",
+    "show_menu",
+    "typed_choice",
+]
 
 MENU = "menu"
 ASK = "menu:ask"
@@ -24,6 +36,29 @@ FEEDBACK = "menu:feedback"
 HANDOFF = "menu:handoff"
 
 _MENU_WORDS = frozenset({"/start", "/menu", "меню", "menu", "start", "начать", "старт"})
+_TYPED_CHOICES = {
+    ASK: frozenset(
+        {
+            "задать вопрос", "вопрос", "у меня вопрос", "есть вопрос", "можно вопрос",
+            "хочу задать вопрос", "ask a question", "question", "i have a question",
+        }
+    ),
+    FEEDBACK: frozenset(
+        {
+            "оставить отзыв", "отзыв", "написать отзыв", "хочу оставить отзыв",
+            "хочу написать отзыв", "leave feedback", "feedback", "leave a review", "review",
+        }
+    ),
+}  # fmt: skip
+
+
+def typed_choice(text: str) -> str | None:
+    """The menu choice a shopper typed instead of tapping it («оставить отзыв», «у меня вопрос»).
+
+    Only the whole message counts: «как оставить отзыв о курьере» is a question.
+    """
+    said = normalized(text)
+    return next((choice for choice, words in _TYPED_CHOICES.items() if said in words), None)
 
 
 def menu_rows(turn: Turn) -> list[list[Button]]:

@@ -1,6 +1,6 @@
 """Asking a question: the FAQ answers what it can, and says so when it can't.
 
-shopper: [❓ Задать вопрос]
+shopper: [❓ Задать вопрос] | «у меня вопрос»
 bot:     «Напишите ваш вопрос одним сообщением…»
 shopper: «до скольки открыт магазин»
 bot:     the entry's answer [its buttons] (+ offer of a person when the entry asks for it)
@@ -31,12 +31,12 @@ from typing import Protocol
 from bots.messages import Button
 from dialogs.events import AnswerRated, QuestionUnanswered, SuggestionPicked
 from dialogs.flows.base import Flow
-from dialogs.flows.menu import ASK, HANDOFF, MENU, menu_rows
+from dialogs.flows.menu import ASK, FEEDBACK, HANDOFF, MENU, menu_rows, typed_choice
 from dialogs.turn import Turn
 from faq.gaps import CLOSE_CALL
 from faq.loader import KEYBOARD_ROWS
 from faq.matcher import MatchResult, Outcome
-from faq.model import FaqEntry
+from faq.model import FaqButton, FaqEntry
 
 __all__ = [
     "FAQ_PREFIX",
@@ -74,7 +74,7 @@ class QuestionFlow(Flow):
         self._max_length = max_question_length
 
     async def handle(self, turn: Turn) -> bool:
-        if turn.payload == ASK:
+        if turn.payload == ASK or (turn.payload is None and typed_choice(turn.text) == ASK):
             turn.say(turn.t("question.prompt"), [turn.button("menu.back", MENU)])
             return True
         if turn.payload is not None and turn.payload.startswith(FAQ_PREFIX):
@@ -194,10 +194,7 @@ class QuestionFlow(Flow):
             return False
         if entry.id in turn.data.get(RATED, ()):
             turn.data[RATED].remove(entry.id)  # answered again: this answer may be rated
-        rows = [
-            [_faq_button(button.text_for(turn.language), button.url, button.faq)]
-            for button in entry.buttons
-        ]
+        rows = [[_faq_button(button, turn.language)] for button in entry.buttons]
         offer = None
         if entry.handoff:
             offer = turn.t("question.offer_handoff")
@@ -251,10 +248,17 @@ def answer_text(answer: str, offer: str | None, rate: str, also: str | None = No
     return "\n\n".join(part for part in (answer, offer, also, rate) if part)
 
 
-def _faq_button(text: str, url: str | None, faq_id: str | None) -> Button:
-    if url:
-        return Button(text=text, url=url)
-    return Button(text=text, payload=FAQ_PREFIX + (faq_id or ""))
+_ACTION_PAYLOADS = {"feedback": FEEDBACK, "handoff": HANDOFF}
+"""An FAQ `action` button presses the menu's own button (``faq.model.ACTIONS``)."""
+
+
+def _faq_button(button: FaqButton, language: str) -> Button:
+    text = button.text_for(language)
+    if button.url:
+        return Button(text=text, url=button.url)
+    if button.action:
+        return Button(text=text, payload=_ACTION_PAYLOADS[button.action])
+    return Button(text=text, payload=FAQ_PREFIX + (button.faq or ""))
 
 
 def _label(entry: FaqEntry, language: str) -> str:

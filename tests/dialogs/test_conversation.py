@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from storage.models import (
@@ -486,3 +487,84 @@ async def test_a_handoff_request_carries_the_shoppers_own_reason_not_an_old_ques
     reasons = sorted((r.reason or "-") for r in await _rows(app, HandoffRequest))
 
     assert reasons == ["-", "оператор, у меня списали деньги дважды"]
+
+
+@pytest.mark.parametrize(
+    ("language", "text"),
+    [
+        ("ru", "Соедините с оператором"),
+        ("ru", "можно с живым человеком пообщаться?"),
+        ("ru", "позовите консультанта"),
+        ("ru", "дайте живого"),
+        ("en", "I want to talk to a real person"),
+        ("en", "can I speak to a representative"),
+    ],
+)
+async def test_a_request_for_a_person_in_any_word_form_hands_off(
+    make_settings: SettingsFactory, start_app, language: str, text: str
+) -> None:
+    app = await _app(make_settings, start_app)
+    shopper = WebChatShopper(app.client, language=language)
+
+    replies = await shopper.send(text)
+
+    assert buttons_of(replies) == [{"ru": "✖️ Отменить", "en": "✖️ Cancel"}[language]]
+    assert [r.status for r in await _rows(app, HandoffRequest)] == ["waiting"]
+
+
+async def test_a_request_that_only_asks_for_a_person_carries_the_last_question(
+    make_settings: SettingsFactory, start_app
+) -> None:
+    app = await _app(make_settings, start_app)
+    shopper = WebChatShopper(app.client)
+    await shopper.send("как оформить ипотеку")
+
+    await shopper.send("Хочу поговорить с живым человеком, пожалуйста")
+
+    assert [r.reason for r in await _rows(app, HandoffRequest)] == ["как оформить ипотеку"]
+
+
+async def test_a_long_question_that_mentions_a_person_is_answered_as_a_question(
+    make_settings: SettingsFactory, start_app
+) -> None:
+    app = await _app(make_settings, start_app)
+    shopper = WebChatShopper(app.client)
+
+    replies = await shopper.send(
+        "сколько человек обычно стоит в очереди на кассе вечером в пятницу"
+    )
+
+    assert "Передаю разговор оператору" not in texts_of(replies)
+    assert await _rows(app, HandoffRequest) == []
+
+
+async def test_a_menu_choice_typed_instead_of_tapped_does_what_the_button_does(
+    make_settings: SettingsFactory, start_app
+) -> None:
+    app = await _app(make_settings, start_app)
+    shopper = WebChatShopper(app.client)
+
+    asked = await shopper.send("У меня вопрос")
+    prompt = await shopper.send("оставить отзыв")
+    await shopper.send("Кассир был очень вежлив")
+    about_feedback = await shopper.send("как оставить отзыв о курьере")
+
+    assert "Напишите ваш вопрос" in texts_of(asked)
+    assert "Напишите отзыв" in texts_of(prompt)
+    assert "Напишите отзыв" not in texts_of(about_feedback)  # a question, not the choice
+    assert [f.text for f in await _rows(app, Feedback)] == ["Кассир был очень вежлив"]
+
+
+async def test_an_answers_action_button_leads_into_feedback_that_is_kept(
+    make_settings: SettingsFactory, start_app
+) -> None:
+    app = await _app(make_settings, start_app)
+    shopper = WebChatShopper(app.client)
+    answer = await shopper.send("Хочу пожаловаться на кассира")
+
+    prompt = await shopper.press("Описать", answer)
+    thanks = await shopper.send("Вчера на Ленина, 5 кассир нагрубил")
+
+    assert "Напишите отзыв" in texts_of(prompt)
+    assert "Спасибо" in texts_of(thanks)
+    assert [f.text for f in await _rows(app, Feedback)] == ["Вчера на Ленина, 5 кассир нагрубил"]

@@ -41,6 +41,7 @@ def test_every_optional_field_is_read(tmp_path: Path) -> None:
   buttons:
     - {text: Адреса, url: "https://example.com/stores"}
     - {text: {ru: Часы, en: Opening hours}, faq: store-hours}
+    - {text: "Описать, что случилось", action: feedback}
   handoff: true
   examples: [почем доставка]
 """,
@@ -55,6 +56,7 @@ def test_every_optional_field_is_read(tmp_path: Path) -> None:
     assert entry.buttons[1].text_for("en") == "Opening hours"
     assert entry.buttons[1].text_for("de") == "Часы"
     assert entry.buttons[0].text_for("en") == "Адреса"
+    assert entry.buttons[2].action == "feedback"
     assert entry.handoff is True
     assert entry.examples == ("почем доставка",)
     assert entry.source.endswith("a.yaml:5")
@@ -74,6 +76,18 @@ def test_every_optional_field_is_read(tmp_path: Path) -> None:
             "- id: a\n  questions: [x]\n  answer: y\n  buttons:\n    - {text: B, faq: nope}\n",
             5,
             "unknown entry 'nope'",
+        ),
+        (
+            "- id: a\n  questions: [x]\n  answer: y\n  buttons:\n"
+            "    - {text: B, action: survey}\n",
+            5,
+            "unknown action 'survey' — use one of: feedback, handoff",
+        ),
+        (
+            "- id: a\n  questions: [x]\n  answer: y\n  buttons:\n"
+            "    - {text: B, action: feedback, url: 'https://example.com'}\n",
+            5,
+            "needs one of url, faq or action",
         ),
         (
             "- id: a\n  questions: [x]\n  answer: y\n  buttons:\n"
