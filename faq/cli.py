@@ -197,15 +197,24 @@ def gaps(
         data = asyncio.run(source(since))
     unsure = [q for q in data.questions if q.close_call is None]
     close = [q for q in data.questions if q.close_call is not None]
-    clusters = _clusters(unsure, data.picks, limit)
-    close_clusters = _clusters(close, data.picks, limit)
+    every_cluster = _clusters(unsure, data.picks)
+    clusters = every_cluster[:limit]
+    # «?» or a row of emoji has no words to group by; say how many, so the total adds up.
+    wordless = len(unsure) - sum(cluster.count for cluster in every_cluster)
+    close_clusters = _clusters(close, data.picks)[:limit]
     close_calls = list(zip(close_clusters, close_call_pairs(close, close_clusters), strict=True))
     if as_json:
-        payload = _gaps_json(clusters, data.feedback, close_calls)
+        payload = {**_gaps_json(clusters, data.feedback, close_calls), "wordless": wordless}
         click.echo(json.dumps(payload, ensure_ascii=False))
         return
     click.echo(
-        f"{len(unsure)} unanswered questions (suggested or not found), top {len(clusters)} groups:"
+        f"{len(unsure)} unanswered questions (suggested or not found), top {len(clusters)} groups"
+        + (
+            f" ({wordless} with no words, only emoji or punctuation, not grouped)"
+            if wordless
+            else ""
+        )
+        + ":"
     )
     for cluster in clusters:
         _echo_cluster(cluster)
@@ -225,11 +234,11 @@ def gaps(
 
 
 def _clusters(
-    questions: list[UnansweredQuestion], picks: Sequence[PickedSuggestion], limit: int
+    questions: list[UnansweredQuestion], picks: Sequence[PickedSuggestion]
 ) -> list[Cluster]:
     return cluster_questions(
         [q.text for q in questions], channels=[q.channel for q in questions], picks=picks
-    )[:limit]
+    )
 
 
 def _echo_cluster(cluster: Cluster) -> None:

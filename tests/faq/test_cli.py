@@ -138,6 +138,21 @@ def test_gaps_groups_similar_questions_most_asked_first(tmp_path: Path) -> None:
     assert "сигарет" in clusters[0]["label"]
 
 
+def test_gaps_says_how_many_questions_had_no_words_to_group(tmp_path: Path) -> None:
+    questions = write(tmp_path, "q.txt", "?\n🤬🤬🤬\nгде туалет\n")
+
+    text = CliRunner().invoke(faq, ["gaps", "--from-file", str(questions)]).output
+    payload = json.loads(
+        CliRunner().invoke(faq, ["gaps", "--from-file", str(questions), "--json"]).output
+    )
+
+    assert text.startswith(
+        "3 unanswered questions (suggested or not found), top 1 groups (2 with no words, "
+        "only emoji or punctuation, not grouped):"
+    )
+    assert payload["wordless"] == 2
+
+
 def test_gaps_without_storage_says_so() -> None:
     result = CliRunner().invoke(faq, ["gaps"])
 
