@@ -32,6 +32,8 @@ __all__ = ["REMEMBERED_WORDS", "FaqMatcher", "Match", "MatchResult", "Outcome", 
 
 REMEMBERED_WORDS = 12
 """Decisions are remembered for questions of at most this many words (bounds the memory)."""
+_TOPIC_ZIPF = (1.5, 5.0)
+"""A word this frequent in general use (Zipf) is a real word and not a function word."""
 
 
 class Outcome(StrEnum):
@@ -181,7 +183,7 @@ class FaqMatcher:
         if isinstance(read, MatchResult):
             return read
         scores = self.scores(read.text, read.words, read.lemmas, read.language, cached=True)
-        return self._decide(scores.combined)
+        return self._decide(scores.combined, read.text, read.language)
 
     def match_without(self, entry_id: str, question: int, text: str) -> MatchResult:
         """Decide on `text` as if the entry's `question`-th phrasing were not in the FAQ.
@@ -206,7 +208,7 @@ class FaqMatcher:
         scores = self.scores(
             read.text, read.words, read.lemmas, read.language, without=(number, phrasing)
         )
-        return self._decide(scores.combined)
+        return self._decide(scores.combined, read.text, read.language)
 
     def _read(self, text: str) -> MatchResult | _Read:
         """The message's content words, or the decision when there is nothing to score."""
@@ -228,7 +230,7 @@ class FaqMatcher:
     def _decide_uncached(
         self, text: str, words: tuple[str, ...], lemmas: tuple[str, ...], language: str
     ) -> MatchResult:
-        return self._decide(self.scores(text, words, lemmas, language).combined)
+        return self._decide(self.scores(text, words, lemmas, language).combined, text, language)
 
     def scores(
         self,
@@ -285,6 +287,35 @@ class FaqMatcher:
         combined = (1 - s.semantic_weight) * lexical + s.semantic_weight * semantic
         return Scores(lexical, semantic, combined)
 
+    def _narrowed_beyond_faq(self, text: str, language: str) -> bool:
+        """«доставка пиццы» at a pharmacy: an FAQ noun narrowed by one the FAQ never uses.
+
+        The entry answers about delivery in general; the shopper asks about delivering
+        something the chain may not sell at all («подъём пианино», «доставка продуктов»),
+        and the entry's words score high all the same. Such a message gets suggestions, not
+        an answer: a noun the FAQ's questions know, followed straight away by a real noun in
+        the genitive (or one that does not decline) that no question or answer holds.
+        Russian only: English noun compounds («sushi delivery») could not be told from
+        wordings the FAQ lacks («delivery fee») without losing right answers.
+        """
+        if language != "ru":
+            return False
+        low, high = _TOPIC_ZIPF
+        after_faq_noun = False
+        for word in text.split():
+            lemma = self.normalizer.lemma(word)
+            known = bool(self.lexical.resolve(word, lemma))
+            if after_faq_noun and not known and len(word) >= 3 and not word.isdigit():
+                narrows = self.normalizer.noun_reading(word)[1]
+                if (
+                    narrows
+                    and low <= self.normalizer.zipf(word, language) <= high
+                    and not self.answers.resolve(word, lemma)
+                ):
+                    return True
+            after_faq_noun = known and self.normalizer.noun_reading(word)[0]
+        return False
+
     def _calibrate(self, cosine: NDArray[np.float32]) -> NDArray[np.float64]:
         """Map cosines onto 0..1: `semantic_floor` counts as 0, `semantic_ceiling` as 1."""
         s = self.settings
@@ -293,7 +324,7 @@ class FaqMatcher:
         )
         return np.clip(scaled, 0.0, 1.0)
 
-    def _decide(self, combined: NDArray[np.float64]) -> MatchResult:
+    def _decide(self, combined: NDArray[np.float64], text: str, language: str) -> MatchResult:
         s = self.settings
         order = _top(combined, max(s.max_suggestions, 2))
         best = float(combined[order[0]])
@@ -302,9 +333,10 @@ class FaqMatcher:
             Match(self.ids[i], round(float(combined[i]), 4)) for i in order if combined[i] > 0
         )[: s.max_suggestions]
         lead = best - second
-        if (best >= s.answer_threshold and lead >= s.answer_margin) or (
-            best >= s.clear_threshold and lead >= s.clear_margin
-        ):
+        if (
+            (best >= s.answer_threshold and lead >= s.answer_margin)
+            or (best >= s.clear_threshold and lead >= s.clear_margin)
+        ) and not self._narrowed_beyond_faq(text, language):
             sibling = (
                 len(order) > 1
                 and second > 0

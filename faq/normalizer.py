@@ -106,6 +106,7 @@ class Normalizer:
         self._zipf: dict[str, dict[str, float]] = {"ru": {}, "en": {}}  # language -> word
         self._frequencies: dict[str, dict[str, float]] = {}
         self._known: dict[str, bool] = {}
+        self._nouns: dict[str, tuple[bool, bool]] = {}
         self._phrasings: dict[str, Analysis] = {}
         # Per-token memos of the steps below: FAQ phrasings repeat a few thousand words, and
         # the regexes and lookups per token dominated loading. Bounded: messages add typos.
@@ -279,6 +280,26 @@ class Normalizer:
         if table is None:
             table = self._frequencies[language] = get_frequency_dict(language, "best")
         return table
+
+    def noun_reading(self, word: str) -> tuple[bool, bool]:
+        """How a Russian word reads in a noun phrase, by its likeliest parse.
+
+        First: a noun with no reading that agrees like an adjective («доставка», not
+        «старого»), so it can head a phrase. Second: a noun in the genitive or one that does
+        not decline («пиццы», «пианино»), so it can narrow the noun before it. Both False for
+        a word that is not Cyrillic.
+        """
+        cached = self._nouns.get(word)
+        if cached is None:
+            parses = self._analyzer().parse(word) if _CYRILLIC.search(word) else []
+            tag = parses[0][1] if parses else None
+            if tag is None or tag.POS != "NOUN":
+                cached = (False, False)
+            else:
+                head = not any(parse[1].POS in ("ADJF", "PRTF") for parse in parses)
+                cached = (head, "gent" in tag or "Fixd" in tag)
+            self._remember(self._nouns, word, cached)
+        return cached
 
     def is_russian_word(self, word: str) -> bool:
         """True for words in the Russian dictionary or in general use."""

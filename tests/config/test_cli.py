@@ -134,7 +134,7 @@ def test_a_config_given_before_the_command_is_the_one_used(tmp_path: Path) -> No
 
 
 def test_settings_the_bot_cannot_start_with_end_run_with_one_line(tmp_path: Path) -> None:
-    catalog = _run("run", cwd=tmp_path, OTKLIK_DIALOGS__DEFAULT_LANGUAGE="de")
+    catalog = _run("run", "--port", "0", cwd=tmp_path, OTKLIK_DIALOGS__DEFAULT_LANGUAGE="de")
     encoder = _run("run", "--port", "0", cwd=tmp_path, OTKLIK_FAQ__MATCHER__ENCODER="nosuch:make")
 
     assert catalog.returncode == 2

@@ -315,3 +315,31 @@ class CountingEncoder:
     def encode(self, texts: Sequence[str]) -> NDArray[np.float32]:
         self.texts.extend(texts)
         return self.inner.encode(texts)
+
+
+def test_an_faq_noun_narrowed_by_one_the_faq_never_uses_gets_suggestions(
+    tmp_path: Path, normalizer: Normalizer
+) -> None:
+    # A pharmacy delivers medicines; «доставка пиццы» shares its best word with the entry,
+    # but asks about something the FAQ never mentions: a button, not a confident answer.
+    write(
+        tmp_path,
+        "faq.yaml",
+        "- id: delivery\n  questions: [Есть доставка лекарств на дом?, Сколько стоит доставка?]\n"
+        "  answer: Доставим заказ курьером за 2 часа, от 1000 ₽ бесплатно.\n"
+        "- id: hours\n  questions: [Когда работает аптека?]\n  answer: С 8 до 22.\n",
+    )
+    matcher = FaqMatcher(
+        load_faq(tmp_path), MatcherSettings(semantic=False), normalizer=normalizer
+    )
+
+    def outcome(text: str) -> Outcome:
+        return matcher.match(text).outcome
+
+    assert outcome("доставка пиццы") is Outcome.SUGGEST
+    assert outcome("сколько стоит доставка продуктов") is Outcome.SUGGEST
+    assert matcher.match("доставка пиццы").matches[0].entry_id == "delivery"
+    assert outcome("доставка лекарств") is Outcome.ANSWER  # the FAQ's own word
+    assert outcome("доставка заказа") is Outcome.ANSWER  # a word of the answer
+    assert outcome("доставка в химки") is Outcome.ANSWER  # a place, after a preposition
+    assert outcome("доставка быстрая?") is Outcome.ANSWER  # not a noun
