@@ -301,19 +301,25 @@ class FaqMatcher:
         if language != "ru":
             return False
         low, high = _TOPIC_ZIPF
-        after_faq_noun = False
+        normalizer = self.normalizer
+        previous, previous_known = "", False
         for word in text.split():
-            lemma = self.normalizer.lemma(word)
+            lemma = normalizer.lemma(word)
             known = bool(self.lexical.resolve(word, lemma))
-            if after_faq_noun and not known and len(word) >= 3 and not word.isdigit():
-                narrows = self.normalizer.noun_reading(word)[1]
-                if (
-                    narrows
-                    and low <= self.normalizer.zipf(word, language) <= high
-                    and not self.answers.resolve(word, lemma)
-                ):
-                    return True
-            after_faq_noun = known and self.normalizer.noun_reading(word)[0]
+            # Cheapest tests first: a word the FAQ's questions hold narrows nothing, and most
+            # messages have no unknown real word after a known one; the parses come last.
+            if (
+                previous_known
+                and not known
+                and len(word) >= 3
+                and not word.isdigit()
+                and low <= normalizer.zipf(word, language) <= high
+                and not self.answers.resolve(word, lemma)
+                and normalizer.noun_reading(word)[1]
+                and normalizer.noun_reading(previous)[0]
+            ):
+                return True
+            previous, previous_known = word, known
         return False
 
     def _calibrate(self, cosine: NDArray[np.float32]) -> NDArray[np.float64]:
