@@ -28,6 +28,7 @@ from faq.gaps import (
     UnansweredQuestion,
     close_call_pairs,
     cluster_questions,
+    offered_entries,
 )
 from faq.loader import FaqError, load_faq
 from faq.matcher import FaqMatcher, MatchResult
@@ -203,8 +204,12 @@ def gaps(
     wordless = len(unsure) - sum(cluster.count for cluster in every_cluster)
     close_clusters = _clusters(close, data.picks)[:limit]
     close_calls = list(zip(close_clusters, close_call_pairs(close, close_clusters), strict=True))
+    offered = offered_entries(unsure, clusters)
     if as_json:
-        payload = {**_gaps_json(clusters, data.feedback, close_calls), "wordless": wordless}
+        payload = {
+            **_gaps_json(clusters, offered, data.feedback, close_calls),
+            "wordless": wordless,
+        }
         click.echo(json.dumps(payload, ensure_ascii=False))
         return
     click.echo(
@@ -216,8 +221,11 @@ def gaps(
         )
         + ":"
     )
-    for cluster in clusters:
+    for cluster, entries in zip(clusters, offered, strict=True):
         _echo_cluster(cluster)
+        if entries:
+            shown = ", ".join(f"{entry} ×{count}" for entry, count in entries.items())
+            click.echo(f"        offered: {shown}")
     if close:
         click.echo(
             f"\n{len(close)} close calls (answered, with a sibling entry nearly as close "
@@ -225,8 +233,8 @@ def gaps(
         )
         for cluster, pair_counts in close_calls:
             _echo_cluster(cluster)
-            for (answered, offered), count in pair_counts:
-                click.echo(f"        answered {answered}, offered {offered} ×{count}")
+            for (answered, sibling), count in pair_counts:
+                click.echo(f"        answered {answered}, offered {sibling} ×{count}")
     if data.feedback:
         click.echo("\nFeedback per entry (👍 / 👎), most 👎 first:")
         for item in sorted(data.feedback, key=lambda f: (-f.unhelpful, f.entry_id)):
@@ -297,12 +305,16 @@ def _cluster_json(cluster: Cluster) -> dict[str, Any]:
 
 def _gaps_json(
     clusters: list[Cluster],
+    offered: list[dict[str, int]],
     feedback: Any,
     close: list[tuple[Cluster, list[tuple[tuple[str, str], int]]]],
 ) -> dict[str, Any]:
     items: list[EntryFeedback] = list(feedback)
     return {
-        "clusters": [_cluster_json(c) for c in clusters],
+        "clusters": [
+            {**_cluster_json(cluster), "offered": entries}
+            for cluster, entries in zip(clusters, offered, strict=True)
+        ],
         "close_calls": [
             {
                 **_cluster_json(cluster),

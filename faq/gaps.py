@@ -31,6 +31,7 @@ __all__ = [
     "UnansweredQuestion",
     "close_call_pairs",
     "cluster_questions",
+    "offered_entries",
 ]
 
 
@@ -202,6 +203,27 @@ def close_call_pairs(
         for text in cluster.texts:
             counts.update(by_text.get(text, Counter()))
         result.append(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+    return result
+
+
+def offered_entries(
+    questions: Sequence[UnansweredQuestion], clusters: Sequence[Cluster]
+) -> list[dict[str, int]]:
+    """Per cluster: the entries the bot offered as buttons for its questions, most first.
+
+    Where shoppers tapped none, this is still the bot's best guess at where the wordings
+    belong, or a sign that none of the entries fits and a new one is due.
+    """
+    by_text: dict[str, Counter[str]] = {}
+    for question in questions:
+        if question.close_call is None and question.suggestions:
+            by_text.setdefault(question.text.strip(), Counter()).update(question.suggestions)
+    result = []
+    for cluster in clusters:
+        counts: Counter[str] = Counter()
+        for text in cluster.texts:
+            counts.update(by_text.get(text, Counter()))
+        result.append(dict(sorted(counts.items(), key=lambda item: (-item[1], item[0]))))
     return result
 
 

@@ -176,8 +176,15 @@ def test_gaps_reads_the_injected_storage_and_shows_feedback_per_entry() -> None:
         asked.append(since)
         return GapsData(
             [
-                UnansweredQuestion("доставка суши?", "telegram"),
-                UnansweredQuestion("суши доставляете", "vk"),
+                UnansweredQuestion(
+                    "доставка суши?",
+                    "telegram",
+                    outcome="suggest",
+                    suggestions=("delivery-cost", "delivery-area"),
+                ),
+                UnansweredQuestion(
+                    "суши доставляете", "vk", outcome="suggest", suggestions=("delivery-cost",)
+                ),
             ],
             [EntryFeedback("delivery-cost", helpful=10, unhelpful=4)],
         )
@@ -194,7 +201,10 @@ def test_gaps_reads_the_injected_storage_and_shows_feedback_per_entry() -> None:
     assert asked[0] is not None
     assert asked[0].date().isoformat() == "2025-01-31"
     assert "     2  " in result.output
+    assert "        offered: delivery-cost ×2, delivery-area ×1\n" in result.output
     assert "10 / 4     delivery-cost" in result.output
+    as_json = json.loads(CliRunner().invoke(otklik, ["faq", "gaps", "--json"]).output)
+    assert as_json["clusters"][0]["offered"] == {"delivery-cost": 2, "delivery-area": 1}
 
 
 def test_gaps_lists_close_calls_apart_with_the_entries_answered_and_offered() -> None:
