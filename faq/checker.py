@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +13,14 @@ from faq.matcher import FaqMatcher, MatchResult, Outcome
 from faq.model import Faq, FaqEntry
 from faq.problems import Problem, Severity
 
-__all__ = ["CheckReport", "check_faq", "close_entries", "describe", "test_examples"]
+__all__ = [
+    "CheckReport",
+    "check_faq",
+    "close_entries",
+    "describe",
+    "requests_nobody_takes",
+    "test_examples",
+]
 
 
 @dataclass(frozen=True)
@@ -42,6 +50,7 @@ def check_faq(
     """
     result = read_faq(path)
     problems = list(result.problems)
+    problems.extend(requests_nobody_takes(result.faq))
     if languages is not None:
         problems.extend(unspoken_languages(result.faq, languages))
     if not result.errors and result.faq.entries and build is not None:
@@ -163,6 +172,57 @@ def unspoken_languages(faq: Faq, languages: frozenset[str]) -> list[Problem]:
                     Severity.WARNING,
                 )
             )
+    return problems
+
+
+_ASKS_FOR_A_REPLY = re.compile(
+    r"\b(напишите|пришлите|опишите|отправьте|сообщите)\b|"
+    r"\b(message us|send us|tell us|describe|write to us)\b",
+    re.IGNORECASE,
+)
+"""An answer that asks the shopper to write or send something here («пришлите фото чека»)."""
+_THE_PERSON_WORD = re.compile(
+    r"""[^.!?]{0,30}?[«"“']\s*(оператор|operator|человек|person)""", re.I
+)
+"""«Напишите «оператор»»: the bot does take that reply (it calls a person)."""
+
+
+def requests_nobody_takes(faq: Faq) -> list[Problem]:
+    """Answers that ask the shopper for something no step of the bot then takes.
+
+    After an answer the bot takes the next message for a new question, so «опишите, что
+    случилось» with nothing else leaves the description unanswered. The entry needs
+    ``handoff: true`` (a person reads it) or a button with ``action: feedback`` (it is kept
+    as feedback).
+    """
+    problems: list[Problem] = []
+    for entry in faq.entries.values():
+        if entry.handoff or any(button.action for button in entry.buttons):
+            continue
+        for language, answer in sorted(entry.answers.items()):
+            asked = next(
+                (
+                    found
+                    for found in _ASKS_FOR_A_REPLY.finditer(answer)
+                    if not _THE_PERSON_WORD.match(answer, found.end())
+                ),
+                None,
+            )
+            if asked is None:
+                continue
+            path, line = _split(entry.source)
+            problems.append(
+                Problem(
+                    path,
+                    line,
+                    f"entry '{entry.id}': its {language} answer asks the shopper to write "
+                    f"(«{asked.group(0)}»), but the bot takes the reply for a new question",
+                    "add 'handoff: true' (a person reads it) or a button with "
+                    "'action: feedback' (it is kept as feedback)",
+                    Severity.WARNING,
+                )
+            )
+            break
     return problems
 
 

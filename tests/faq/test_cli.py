@@ -344,3 +344,30 @@ def _gaps(data: GapsData, *args: str) -> Result:
 
     otklik.add_command(faq)
     return CliRunner().invoke(otklik, ["faq", "gaps", *args])
+
+
+def test_check_warns_about_an_answer_that_asks_for_a_reply_nobody_takes(tmp_path: Path) -> None:
+    # After an answer the bot takes the next message for a new question: «пришлите фото» with
+    # no person and no feedback step leaves the photo unanswered.
+    path = write(
+        tmp_path,
+        "a.yaml",
+        "- id: broken\n  questions: [Товар сломан]\n"
+        "  answer: {ru: Пришлите фото поломки., en: Send us a photo.}\n"
+        "- id: to-a-person\n  questions: [Цена не совпала]\n"
+        "  answer: Пришлите фото чека.\n  handoff: true\n"
+        "- id: as-feedback\n  questions: [Нагрубили]\n  answer: Опишите, что случилось.\n"
+        "  buttons: [{text: Описать, action: feedback}]\n"
+        "- id: operator\n  questions: [Как позвать оператора]\n"
+        "  answer: Напишите «оператор» в этот чат.\n",
+    )
+
+    result = CliRunner().invoke(faq, ["check", str(tmp_path), "--lexical-only"])
+
+    assert result.exit_code == 0, result.output
+    warned = [line for line in result.output.splitlines() if "asks the shopper" in line]
+    assert warned == [
+        f"warning: {path}:1: entry 'broken': its en answer asks the shopper to write "
+        "(«Send us»), but the bot takes the reply for a new question — add 'handoff: true' "
+        "(a person reads it) or a button with 'action: feedback' (it is kept as feedback)"
+    ]
