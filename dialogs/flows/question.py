@@ -17,6 +17,8 @@ shopper: [entry A]                      (payload pick:<id>)
 bot:     entry A's answer                (the pick is kept: «а парковка есть» meant A)
 shopper: «как оформить ипотеку» (nothing close)
 bot:     «Я не нашёл ответа… сформулируйте иначе — или я позову оператора» [👤] [↩️]
+shopper: «?» | «🤬🤬🤬» (no words at all)
+bot:     «В сообщении нет слов — напишите вопрос словами…» [👤] [↩️]
          (suggestions and fallbacks are kept for content staff: ``otklik faq gaps``)
 shopper: «привет» / «спасибо»
 bot:     small talk, not an FAQ answer
@@ -110,7 +112,11 @@ class QuestionFlow(Flow):
             offered = self._suggest(turn, result)
             self._unanswered(turn, str(result.outcome), offered)
         else:
-            turn.say(turn.t("question.not_found"), *self._alternatives(turn))
+            # «?» or a row of emoji: nothing was looked up, so «no answer to this question»
+            # would be wrong; ask for words instead.
+            wordless = not any(character.isalnum() for character in turn.text)
+            text = turn.t("question.no_words" if wordless else "question.not_found")
+            turn.say(text, *self._alternatives(turn))
             self._unanswered(turn, str(result.outcome), ())
         return True
 

@@ -568,3 +568,19 @@ async def test_an_answers_action_button_leads_into_feedback_that_is_kept(
     assert "Напишите отзыв" in texts_of(prompt)
     assert "Спасибо" in texts_of(thanks)
     assert [f.text for f in await _rows(app, Feedback)] == ["Вчера на Ленина, 5 кассир нагрубил"]
+
+
+async def test_a_message_with_no_words_is_asked_for_words_not_told_nothing_was_found(
+    make_settings: SettingsFactory, start_app
+) -> None:
+    app = await _app(make_settings, start_app)
+    shopper = WebChatShopper(app.client)
+
+    marks = await shopper.send("???")
+    emoji = await shopper.send("🤬🤬🤬")
+    words = await shopper.send("как оформить ипотеку")
+
+    assert "нет слов" in texts_of(marks)
+    assert "нет слов" in texts_of(emoji)
+    assert buttons_of(emoji) == ["👤 Позвать оператора", "↩️ В меню"]
+    assert "Я не нашёл ответа" in texts_of(words)
