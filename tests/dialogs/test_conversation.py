@@ -584,3 +584,17 @@ async def test_a_message_with_no_words_is_asked_for_words_not_told_nothing_was_f
     assert "нет слов" in texts_of(emoji)
     assert buttons_of(emoji) == ["👤 Позвать оператора", "↩️ В меню"]
     assert "Я не нашёл ответа" in texts_of(words)
+
+
+async def test_an_answers_handoff_action_button_queues_a_request_for_a_person(
+    make_settings: SettingsFactory, start_app
+) -> None:
+    app = await _app(make_settings, start_app)
+    shopper = WebChatShopper(app.client)
+    answer = await shopper.send("Где жалобная книга?")
+
+    queued = await shopper.press("Написать менеджеру", answer)
+
+    assert "Передаю разговор оператору" in texts_of(queued)
+    requests = await _rows(app, HandoffRequest)
+    assert [(r.status, r.reason) for r in requests] == [("waiting", "Где жалобная книга?")]
