@@ -1,10 +1,11 @@
 """FAQ quality: correct / wrong / unanswered / suggested per chain and case set.
 
 Run: python benchmarks/faq_quality.py [--failures] [--chain NAME]
-Six FAQs: the shipped supermarket (`config/faq`, cases in `tests/faq/cases`) and five
+Seven FAQs: the shipped supermarket (`config/faq`, cases in `tests/faq/cases`) and six
 other chains written only for testing (`tests/faq/chains/<chain>/{faq,cases}`: pizza, home
 goods, and pharmacy, the last written after the method of the others was settled, then
-electronics and fashion, written on 2026-12-04 by writers who never saw the matcher), so the
+electronics and fashion, written on 2026-12-04, and a pet store, written on 2026-12-05, by
+writers who never saw the matcher), so the
 numbers say whether the method generalises rather than fits one FAQ. Compares the full
 matcher, the lexical stage alone and plain rapidfuzz (`process.extractOne` with WRatio over
 all phrasings: answer at ≥ 85, suggest at ≥ 70). The *_holdout sets were never used for
@@ -39,6 +40,7 @@ CHAINS = {
     "pharmacy": (CHAINS_DIR / "pharmacy" / "faq", CHAINS_DIR / "pharmacy" / "cases"),
     "electronics": (CHAINS_DIR / "electronics" / "faq", CHAINS_DIR / "electronics" / "cases"),
     "fashion": (CHAINS_DIR / "fashion" / "faq", CHAINS_DIR / "fashion" / "cases"),
+    "petstore": (CHAINS_DIR / "petstore" / "faq", CHAINS_DIR / "petstore" / "cases"),
 }
 SETS = ("ru_dev", "en_dev", "ru_holdout", "en_holdout")
 TUNED = ("supermarket", "pizza", "homegoods")
