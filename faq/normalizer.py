@@ -282,22 +282,31 @@ class Normalizer:
         return table
 
     def noun_reading(self, word: str) -> tuple[bool, bool]:
-        """How a Russian word reads in a noun phrase, by its likeliest parse.
+        """How a Russian word reads in a noun phrase.
 
-        First: a noun with no reading that agrees like an adjective («доставка», not
-        «старого»), so it can head a phrase. Second: a noun in the genitive or one that does
-        not decline («пиццы», «пианино»), so it can narrow the noun before it. Both False for
-        a word that is not Cyrillic.
+        First: its likeliest parse is a noun with no reading that agrees like an adjective
+        («доставка», not «старого»), so it can head a phrase. Second: a noun in the genitive
+        or one that does not decline («пиццы», «пианино»), so it can narrow the noun before
+        it, by its likeliest parse or by most of its readings together («суши» parses first
+        as the verb «сушить», but most of its readings are the dish). Both False for a word
+        that is not Cyrillic.
         """
         cached = self._nouns.get(word)
         if cached is None:
             parses = self._analyzer().parse(word) if _CYRILLIC.search(word) else []
             tag = parses[0][1] if parses else None
-            if tag is None or tag.POS != "NOUN":
+            narrowing = sum(
+                parse.score
+                for parse in parses
+                if parse[1].POS == "NOUN" and ("gent" in parse[1] or "Fixd" in parse[1])
+            )
+            if tag is None or (tag.POS != "NOUN" and narrowing < 0.5):
                 cached = (False, False)
             else:
-                head = not any(parse[1].POS in ("ADJF", "PRTF") for parse in parses)
-                cached = (head, "gent" in tag or "Fixd" in tag)
+                head = tag.POS == "NOUN" and not any(
+                    parse[1].POS in ("ADJF", "PRTF") for parse in parses
+                )
+                cached = (head, narrowing >= 0.5 or "gent" in tag or "Fixd" in tag)
             self._remember(self._nouns, word, cached)
         return cached
 
