@@ -4,7 +4,8 @@
     bot:     «Передаю разговор оператору…» [✖️ Отменить]        → step handoff.waiting
     shopper: (anything while waiting)
     bot:     «Вы уже в очереди…» [✖️ Отменить]
-    shopper: [✖️ Отменить]   (also after «меню» left the step, while the request is open)
+    shopper: [✖️ Отменить] | «отмена» | «вопрос решился»
+             (also after «меню» left the step, while the request is open)
     bot:     «Запрос отменён» + menu                                → top level
 
 The request's reason is its own text when that says why («оператор, у меня дважды списали
@@ -62,6 +63,18 @@ _REQUEST_WORDS = frozenset(
 """Words of a request that say nothing about why («хочу поговорить с живым человеком»)."""
 
 
+_TYPED_CANCEL = frozenset(
+    {
+        "отмена", "отменить", "отмените", "отмени", "отменяю", "отменить запрос",
+        "отмените запрос", "отменить оператора", "отбой", "уже не надо", "уже не нужно",
+        "больше не нужно", "не нужен оператор", "оператор не нужен", "вопрос решен",
+        "вопрос решился", "вопрос снят", "все решилось", "cancel", "cancel request",
+        "cancel it", "never mind", "nevermind", "no longer needed", "its solved", "solved",
+    }
+)  # fmt: skip
+"""Whole messages that withdraw a request, as the button does: a shopper types «отмена»."""
+
+
 def asks_for_person(text: str) -> bool:
     """A short message that names a person to talk to («оператор», «соедините с человеком»)."""
     words = command_words(text, limit=_PERSON_REQUEST_WORDS)
@@ -83,7 +96,10 @@ class HandoffFlow(Flow):
 
     async def handle(self, turn: Turn) -> bool:
         waiting = turn.step == Step.WAITING
-        if turn.payload == CANCEL:
+        typed_cancel = normalized(turn.text) in _TYPED_CANCEL and (
+            waiting or bool(turn.data.get(_REQUESTED))
+        )
+        if turn.payload == CANCEL or typed_cancel:
             # The button stays under an old message after «меню» left the waiting step: it
             # still cancels the request that is open.
             requested = turn.data.pop(_REQUESTED, False)

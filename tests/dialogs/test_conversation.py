@@ -471,6 +471,36 @@ async def test_the_cancel_button_still_cancels_after_the_shopper_opened_the_menu
     assert [r.status for r in await _rows(app, HandoffRequest)] == ["cancelled"]
 
 
+@pytest.mark.parametrize("typed", ["отмена", "Отменить!", "вопрос решился", "never mind"])
+async def test_a_typed_cancel_withdraws_the_request_like_the_button(
+    make_settings: SettingsFactory, start_app, typed: str
+) -> None:
+    app = await _app(make_settings, start_app)
+    shopper = WebChatShopper(app.client)
+    await shopper.send("оператор")
+
+    cancelled = await shopper.send(typed)
+
+    assert "отменён" in texts_of(cancelled)
+    assert [r.status for r in await _rows(app, HandoffRequest)] == ["cancelled"]
+
+
+async def test_a_typed_cancel_after_the_menu_still_withdraws_the_open_request(
+    make_settings: SettingsFactory, start_app
+) -> None:
+    app = await _app(make_settings, start_app)
+    shopper = WebChatShopper(app.client)
+    await shopper.send("оператор")
+    await shopper.send("меню")
+
+    cancelled = await shopper.send("отмена")
+    again = await shopper.send("отмена")  # nothing is open: an ordinary message now
+
+    assert "отменён" in texts_of(cancelled)
+    assert "отменён" not in texts_of(again)
+    assert [r.status for r in await _rows(app, HandoffRequest)] == ["cancelled"]
+
+
 async def test_a_handoff_request_carries_the_shoppers_own_reason_not_an_old_question(
     make_settings: SettingsFactory, start_app
 ) -> None:
