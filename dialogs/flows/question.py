@@ -22,12 +22,16 @@ bot:     «В сообщении нет слов — напишите вопро
          (suggestions and fallbacks are kept for content staff: ``otklik faq gaps``)
 shopper: «привет» / «спасибо»
 bot:     small talk, not an FAQ answer
+shopper: «во сколько открываетесь» → answered; then «а в воскресенье?» (nothing alone)
+bot:     read with the question before it: the opening-hours answer again
+         (:meth:`QuestionFlow._in_context`)
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from bots.messages import Button
@@ -35,6 +39,7 @@ from dialogs.events import AnswerRated, QuestionUnanswered, SuggestionPicked
 from dialogs.flows.base import Flow
 from dialogs.flows.menu import ASK, FEEDBACK, HANDOFF, MENU, menu_rows, typed_choice
 from dialogs.turn import Turn
+from dialogs.words import normalized
 from faq.gaps import CLOSE_CALL
 from faq.loader import KEYBOARD_ROWS
 from faq.matcher import MatchResult, Outcome
@@ -58,6 +63,12 @@ RATED = "rated"
 MAX_RATED = 20
 SUGGESTED = "suggested"
 """Conversation data: the last question, if it got suggestions, and the entries offered."""
+ANSWERED = "answered"
+"""Conversation data: the last question answered, its entry and when (a follow-up's context)."""
+FOLLOW_UP_WORDS = 6
+"""A follow-up leans on the question before it («а в воскресенье?»): it is short."""
+FOLLOW_UP_WITHIN = timedelta(minutes=15)
+"""An answer older than this is no longer what a short question refers to."""
 
 
 class FaqLookup(Protocol):
@@ -84,7 +95,10 @@ class QuestionFlow(Flow):
             return True
         if turn.payload is not None and turn.payload.startswith(PICK_PREFIX):
             entry_id = turn.payload.removeprefix(PICK_PREFIX)
+            suggested = turn.data.get(SUGGESTED)
             if self._answer_by_id(turn, entry_id):
+                if isinstance(suggested, dict) and entry_id in suggested.get("ids", ()):
+                    _remember_answer(turn, str(suggested["question"]), entry_id)
                 self._picked(turn, entry_id)
             return True
         if turn.payload is not None and turn.payload.startswith(RATE_PREFIX):
@@ -104,6 +118,8 @@ class QuestionFlow(Flow):
         # The sentence encoder takes milliseconds of CPU: off the event loop, so other
         # shoppers' messages (and open transactions) are not held up behind it.
         result = await asyncio.to_thread(self._faq.match, turn.text, turn.language)
+        if result.outcome in (Outcome.SUGGEST, Outcome.FALLBACK):
+            result = await self._in_context(turn, result)
         if result.outcome is Outcome.SMALLTALK:
             turn.say(turn.t(f"smalltalk.{_smalltalk_key(result.smalltalk)}"), *menu_rows(turn))
         elif result.outcome is Outcome.ANSWER and result.matches:
@@ -120,6 +136,32 @@ class QuestionFlow(Flow):
             self._unanswered(turn, str(result.outcome), ())
         return True
 
+    async def _in_context(self, turn: Turn, alone: MatchResult) -> MatchResult:
+        """A short question the FAQ cannot answer alone, read with the last one answered.
+
+        «а в воскресенье?» right after «во сколько открываетесь» means opening hours on
+        Sunday. Read together, the two are answered when the follow-up itself points, if
+        only faintly, at the entry they answer (it is among its closest entries): «а
+        парковка есть?» after delivery cost points elsewhere and stays unanswered rather
+        than getting the delivery answer again.
+        """
+        answered = turn.data.get(ANSWERED)
+        if not isinstance(answered, dict) or len(normalized(turn.text).split()) > FOLLOW_UP_WORDS:
+            return alone
+        try:
+            at = datetime.fromisoformat(str(answered["at"]))
+        except (KeyError, ValueError):
+            return alone
+        if not timedelta(0) <= turn.now - at <= FOLLOW_UP_WITHIN:
+            return alone
+        together = f"{answered.get('question', '')} {turn.text}"
+        result = await asyncio.to_thread(self._faq.match, together, turn.language)
+        nearby = {match.entry_id for match in alone.matches}
+        if result.outcome is Outcome.ANSWER and result.matches[0].entry_id in nearby:
+            turn.data["last_question"] = together[:500]  # what a person asked for now sees
+            return result
+        return alone
+
     def _answer(self, turn: Turn, result: MatchResult) -> None:
         """A confident answer; a sibling nearly as close goes under it, as a close call.
 
@@ -128,6 +170,7 @@ class QuestionFlow(Flow):
         """
         answered = result.matches[0].entry_id
         entry = self._faq.entry(answered)
+        _remember_answer(turn, str(turn.data.get("last_question", turn.text)), answered)
         siblings: list[FaqEntry] = []
         if entry is not None:
             # An entry its own buttons already lead to needs no second button; and the
@@ -274,6 +317,15 @@ def _label(entry: FaqEntry, language: str) -> str:
         if any("a" <= ch.lower() <= "z" for ch in question) == latin:
             return question
     return entry.questions[0] if entry.questions else entry.id
+
+
+def _remember_answer(turn: Turn, question: str, entry_id: str) -> None:
+    """Keep what was just answered, as the context of a follow-up question."""
+    turn.data[ANSWERED] = {
+        "question": question[:500],
+        "entry": entry_id,
+        "at": turn.now.isoformat(),
+    }
 
 
 def _smalltalk_key(kind: str | None) -> str:

@@ -628,3 +628,45 @@ async def test_an_answers_handoff_action_button_queues_a_request_for_a_person(
     assert "Передаю разговор оператору" in texts_of(queued)
     requests = await _rows(app, HandoffRequest)
     assert [(r.status, r.reason) for r in requests] == [("waiting", "Где жалобная книга?")]
+
+
+async def test_a_short_follow_up_is_read_with_the_question_answered_before_it(
+    make_settings: SettingsFactory, start_app, clock
+) -> None:
+    app = await _app(make_settings, start_app, clock, semantic=True)
+    shopper = WebChatShopper(app.client)
+    await shopper.send("Во сколько открываются магазины?")
+
+    follow_up = await shopper.send("а в воскресенье?")
+    await shopper.send("оператор")
+
+    assert "с 8:00 до 23:00" in texts_of(follow_up)
+    (request,) = await _rows(app, HandoffRequest)
+    assert request.reason == "Во сколько открываются магазины? а в воскресенье?"
+    assert await _rows(app, UnansweredQuestion) == []
+
+
+async def test_a_follow_up_about_something_else_is_not_answered_with_the_last_answer(
+    make_settings: SettingsFactory, start_app, clock
+) -> None:
+    app = await _app(make_settings, start_app, clock, semantic=True)
+    shopper = WebChatShopper(app.client)
+    await shopper.send("Сколько стоит доставка?")
+
+    other = await shopper.send("а парковка есть?")
+
+    assert "не нашёл ответа" in texts_of(other)
+    assert [row.text for row in await _rows(app, UnansweredQuestion)] == ["а парковка есть?"]
+
+
+async def test_a_short_question_long_after_an_answer_is_read_on_its_own(
+    make_settings: SettingsFactory, start_app, clock
+) -> None:
+    app = await _app(make_settings, start_app, clock, semantic=True)
+    shopper = WebChatShopper(app.client)
+    await shopper.send("Во сколько открываются магазины?")
+    clock.advance(16 * 60)
+
+    later = await shopper.send("а в воскресенье?")
+
+    assert "с 8:00 до 23:00" not in texts_of(later)
