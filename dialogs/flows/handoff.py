@@ -57,7 +57,8 @@ _REQUEST_WORDS = frozenset(
         "пжл", "плиз", "срочно", "с", "со", "на", "к", "ко", "и", "а", "где", "есть", "ваш",
         "вашим", "вашего", "please", "pls", "i", "id", "want", "would", "like", "to", "talk",
         "speak", "chat", "a", "an", "the", "with", "real", "live", "can", "could", "connect",
-        "me", "need", "get", "let", "is", "there", "any", "your",
+        "me", "need", "get", "let", "is", "there", "any", "your", "someone", "somebody",
+        "anyone", "anybody", "кем", "то", "нибудь", "либо",
     }
 )  # fmt: skip
 """Words of a request that say nothing about why («хочу поговорить с живым человеком»)."""
@@ -75,10 +76,25 @@ _TYPED_CANCEL = frozenset(
 """Whole messages that withdraw a request, as the button does: a shopper types «отмена»."""
 
 
+_SOMEONE = frozenset({"someone", "somebody", "anyone", "anybody", "кем"})
+_TALK = frozenset(
+    {
+        "talk", "speak", "chat", "connect", "поговорить", "говорить", "пообщаться",
+        "связаться", "соедините", "соединить",
+    }
+)  # fmt: skip
+"""«Someone» names a person only beside a verb of talking: "I want to speak to someone"."""
+
+
 def asks_for_person(text: str) -> bool:
-    """A short message that names a person to talk to («оператор», «соедините с человеком»)."""
+    """A short message that names a person to talk to («оператор», «соедините с человеком»,
+    "can I speak to someone")."""
     words = command_words(text, limit=_PERSON_REQUEST_WORDS)
-    return bool(words & _PERSON_WORDS) or any(w.startswith(_PERSON_STEMS) for w in words)
+    return (
+        bool(words & _PERSON_WORDS)
+        or any(w.startswith(_PERSON_STEMS) for w in words)
+        or bool(words & _SOMEONE and words & _TALK)
+    )
 
 
 def _says_why(text: str) -> bool:

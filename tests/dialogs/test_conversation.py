@@ -528,6 +528,8 @@ async def test_a_handoff_request_carries_the_shoppers_own_reason_not_an_old_ques
         ("ru", "дайте живого"),
         ("en", "I want to talk to a real person"),
         ("en", "can I speak to a representative"),
+        ("en", "i want to speak to someone"),
+        ("ru", "можно поговорить с кем-нибудь?"),
     ],
 )
 async def test_a_request_for_a_person_in_any_word_form_hands_off(
@@ -550,8 +552,23 @@ async def test_a_request_that_only_asks_for_a_person_carries_the_last_question(
     await shopper.send("как оформить ипотеку")
 
     await shopper.send("Хочу поговорить с живым человеком, пожалуйста")
+    english = WebChatShopper(app.client, language="en")
+    await english.send("how do I get a mortgage")
+    await english.send("can I talk to someone")
 
-    assert [r.reason for r in await _rows(app, HandoffRequest)] == ["как оформить ипотеку"]
+    reasons = sorted(str(r.reason) for r in await _rows(app, HandoffRequest))
+    assert reasons == ["how do I get a mortgage", "как оформить ипотеку"]
+
+
+async def test_someone_without_a_verb_of_talking_is_a_question_not_a_request(
+    make_settings: SettingsFactory, start_app
+) -> None:
+    app = await _app(make_settings, start_app)
+    shopper = WebChatShopper(app.client, language="en")
+
+    await shopper.send("someone took my parking spot")
+
+    assert await _rows(app, HandoffRequest) == []
 
 
 async def test_a_long_question_that_mentions_a_person_is_answered_as_a_question(
