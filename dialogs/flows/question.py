@@ -118,12 +118,13 @@ class QuestionFlow(Flow):
         # The sentence encoder takes milliseconds of CPU: off the event loop, so other
         # shoppers' messages (and open transactions) are not held up behind it.
         result = await asyncio.to_thread(self._faq.match, turn.text, turn.language)
+        asked = turn.text
         if result.outcome in (Outcome.SUGGEST, Outcome.FALLBACK):
-            result = await self._in_context(turn, result)
+            result, asked = await self._in_context(turn, result)
         if result.outcome is Outcome.SMALLTALK:
             turn.say(turn.t(f"smalltalk.{_smalltalk_key(result.smalltalk)}"), *menu_rows(turn))
         elif result.outcome is Outcome.ANSWER and result.matches:
-            self._answer(turn, result)
+            self._answer(turn, result, asked)
         elif result.outcome is Outcome.SUGGEST and result.matches:
             offered = self._suggest(turn, result)
             self._unanswered(turn, str(result.outcome), offered)
@@ -136,33 +137,37 @@ class QuestionFlow(Flow):
             self._unanswered(turn, str(result.outcome), ())
         return True
 
-    async def _in_context(self, turn: Turn, alone: MatchResult) -> MatchResult:
+    async def _in_context(self, turn: Turn, alone: MatchResult) -> tuple[MatchResult, str]:
         """A short question the FAQ cannot answer alone, read with the last one answered.
 
         «а в воскресенье?» right after «во сколько открываетесь» means opening hours on
         Sunday. Read together, the two are answered when the follow-up itself points, if
         only faintly, at the entry they answer (it is among its closest entries): «а
         парковка есть?» after delivery cost points elsewhere and stays unanswered rather
-        than getting the delivery answer again.
+        than getting the delivery answer again. Returns the result and the question it
+        answers: the earlier question, so a second follow-up («а в субботу?») is read with
+        it too, not with a chain of everything asked since.
         """
         answered = turn.data.get(ANSWERED)
+        own = (alone, turn.text)
         if not isinstance(answered, dict) or len(normalized(turn.text).split()) > FOLLOW_UP_WORDS:
-            return alone
+            return own
         try:
             at = datetime.fromisoformat(str(answered["at"]))
         except (KeyError, ValueError):
-            return alone
+            return own
         if not timedelta(0) <= turn.now - at <= FOLLOW_UP_WITHIN:
-            return alone
-        together = f"{answered.get('question', '')} {turn.text}"
+            return own
+        earlier = str(answered.get("question", ""))
+        together = f"{earlier} {turn.text}"
         result = await asyncio.to_thread(self._faq.match, together, turn.language)
         nearby = {match.entry_id for match in alone.matches}
         if result.outcome is Outcome.ANSWER and result.matches[0].entry_id in nearby:
             turn.data["last_question"] = together[:500]  # what a person asked for now sees
-            return result
-        return alone
+            return result, earlier
+        return own
 
-    def _answer(self, turn: Turn, result: MatchResult) -> None:
+    def _answer(self, turn: Turn, result: MatchResult, asked: str) -> None:
         """A confident answer; a sibling nearly as close goes under it, as a close call.
 
         Which of the two the shopper meant is a gap content staff should see, so the
@@ -170,7 +175,7 @@ class QuestionFlow(Flow):
         """
         answered = result.matches[0].entry_id
         entry = self._faq.entry(answered)
-        _remember_answer(turn, str(turn.data.get("last_question", turn.text)), answered)
+        _remember_answer(turn, asked, answered)
         siblings: list[FaqEntry] = []
         if entry is not None:
             # An entry its own buttons already lead to needs no second button; and the

@@ -655,11 +655,13 @@ async def test_a_short_follow_up_is_read_with_the_question_answered_before_it(
     await shopper.send("Во сколько открываются магазины?")
 
     follow_up = await shopper.send("а в воскресенье?")
+    second = await shopper.send("а в субботу?")  # read with the first question, not a chain
     await shopper.send("оператор")
 
     assert "с 8:00 до 23:00" in texts_of(follow_up)
+    assert "с 8:00 до 23:00" in texts_of(second)
     (request,) = await _rows(app, HandoffRequest)
-    assert request.reason == "Во сколько открываются магазины? а в воскресенье?"
+    assert request.reason == "Во сколько открываются магазины? а в субботу?"
     assert await _rows(app, UnansweredQuestion) == []
 
 
