@@ -3,6 +3,9 @@
     shopper: /start [PAYLOAD] | «меню» | [↩️ В меню]
     bot:     greeting + [❓ Задать вопрос] [✍️ Оставить отзыв] [👤 Позвать оператора]
 
+    shopper: /help | «помощь» | «что ты умеешь» | «ты бот?»   (at the top level)
+    bot:     what the bot does and what it does not + the same choices
+
 A choice typed instead of tapped («оставить отзыв», «у меня вопрос») counts as the tap
 (:func:`typed_choice`); the feedback and question flows ask for it.
 
@@ -36,6 +39,15 @@ FEEDBACK = "menu:feedback"
 HANDOFF = "menu:handoff"
 
 _MENU_WORDS = frozenset({"/start", "/menu", "меню", "menu", "start", "начать", "старт"})
+_HELP = frozenset(
+    {
+        "/help", "help", "помощь", "помогите", "помоги", "что ты умеешь", "что вы умеете",
+        "что ты можешь", "что умеешь", "что умеет бот", "ты бот", "вы бот", "ты робот",
+        "это бот", "я говорю с ботом", "с кем я говорю", "кто ты", "кто вы", "what can you do",
+        "are you a bot", "are you a robot", "is this a bot", "who are you", "help me",
+    }
+)  # fmt: skip
+"""Whole messages asking what this chat is (Telegram clients offer /help themselves)."""
 _TYPED_CHOICES = {
     ASK: frozenset(
         {
@@ -85,6 +97,9 @@ class MenuFlow(Flow):
         # only a menu word on its own leaves it; at the top level «меню пожалуйста» does too.
         words = command_words(turn.text, limit=2 if turn.step is None else 1)
         asked_for_menu = turn.payload == MENU or bool(words & _MENU_WORDS)
+        if turn.step is None and turn.payload is None and normalized(turn.text) in _HELP:
+            show_menu(turn, turn.t("menu.help"))
+            return True
         if deeplink:
             turn.data["entry"] = deeplink
             if turn.text and not asked_for_menu:

@@ -689,3 +689,32 @@ async def test_a_short_question_long_after_an_answer_is_read_on_its_own(
     later = await shopper.send("а в воскресенье?")
 
     assert "с 8:00 до 23:00" not in texts_of(later)
+
+
+@pytest.mark.parametrize(
+    ("language", "text"),
+    [("ru", "/help"), ("ru", "что ты умеешь?"), ("ru", "Ты бот?"), ("en", "what can you do")],
+)
+async def test_asking_what_the_bot_is_tells_what_it_does_and_shows_the_choices(
+    make_settings: SettingsFactory, start_app, language: str, text: str
+) -> None:
+    app = await _app(make_settings, start_app)
+    shopper = WebChatShopper(app.client, language=language)
+
+    replies = await shopper.send(text)
+
+    assert {"ru": "бот поддержки", "en": "support bot"}[language] in texts_of(replies)
+    assert len(buttons_of(replies)) == 3
+    assert await _rows(app, UnansweredQuestion) == []
+
+
+async def test_help_while_writing_feedback_is_kept_as_feedback(
+    make_settings: SettingsFactory, start_app
+) -> None:
+    app = await _app(make_settings, start_app)
+    shopper = WebChatShopper(app.client)
+    await shopper.send("оставить отзыв")
+
+    await shopper.send("помогите")
+
+    assert [row.text for row in await _rows(app, Feedback)] == ["помогите"]
