@@ -68,6 +68,8 @@ ANSWERED = "answered"
 FOLLOW_UP_WORDS = 6
 """A follow-up leans on the question before it («а в воскресенье?»): it is short."""
 FOLLOW_UP_WITHIN = timedelta(minutes=15)
+FOLLOW_UP_OPENINGS = ("а ", "и ", "ну а ", "and ", "what about ", "how about ", "also ")
+"""How a follow-up opens: «а в воскресенье?», "and on saturday?"."""
 """An answer older than this is no longer what a short question refers to."""
 
 
@@ -106,8 +108,10 @@ class QuestionFlow(Flow):
             return True
         if not turn.text:
             return False
-        # A tap on an older question's suggestion does not say what this one meant.
+        # A tap on an older question's suggestion does not say what this one meant; and a
+        # follow-up leans only on the question right before it, if that one was answered.
         turn.data.pop(SUGGESTED, None)
+        answered = turn.data.pop(ANSWERED, None)
         if len(turn.text) > self._max_length:
             turn.data["last_question"] = turn.text[:500]  # what a person asked for now sees
             turn.say(
@@ -120,7 +124,7 @@ class QuestionFlow(Flow):
         result = await asyncio.to_thread(self._faq.match, turn.text, turn.language)
         asked = turn.text
         if result.outcome in (Outcome.SUGGEST, Outcome.FALLBACK):
-            result, asked = await self._in_context(turn, result)
+            result, asked = await self._in_context(turn, result, answered)
         if result.outcome is Outcome.SMALLTALK:
             turn.say(turn.t(f"smalltalk.{_smalltalk_key(result.smalltalk)}"), *menu_rows(turn))
         elif result.outcome is Outcome.ANSWER and result.matches:
@@ -137,20 +141,28 @@ class QuestionFlow(Flow):
             self._unanswered(turn, str(result.outcome), ())
         return True
 
-    async def _in_context(self, turn: Turn, alone: MatchResult) -> tuple[MatchResult, str]:
+    async def _in_context(
+        self, turn: Turn, alone: MatchResult, answered: object
+    ) -> tuple[MatchResult, str]:
         """A short question the FAQ cannot answer alone, read with the last one answered.
 
         «а в воскресенье?» right after «во сколько открываетесь» means opening hours on
-        Sunday. Read together, the two are answered when the follow-up itself points, if
-        only faintly, at the entry they answer (it is among its closest entries): «а
-        парковка есть?» after delivery cost points elsewhere and stays unanswered rather
-        than getting the delivery answer again. Returns the result and the question it
-        answers: the earlier question, so a second follow-up («а в субботу?») is read with
-        it too, not with a chain of everything asked since.
+        Sunday. Only a message that opens like a follow-up («а …», «и …», "and …", "what
+        about …") right after an answer is one: «спасибо продавцу Марине» after an answer
+        about spoiled food is not about spoiled food. Read together, the two are answered
+        when the follow-up itself points, if only faintly, at the entry they answer (it is
+        among its closest entries): «а парковка есть?» after delivery cost points elsewhere
+        and stays unanswered rather than getting the delivery answer again. Returns the
+        result and the question it answers: the earlier question, so a second follow-up
+        («а в субботу?») is read with it too, not with a chain of everything asked since.
         """
-        answered = turn.data.get(ANSWERED)
         own = (alone, turn.text)
-        if not isinstance(answered, dict) or len(normalized(turn.text).split()) > FOLLOW_UP_WORDS:
+        said = normalized(turn.text)
+        if (
+            not isinstance(answered, dict)
+            or len(said.split()) > FOLLOW_UP_WORDS
+            or not said.startswith(FOLLOW_UP_OPENINGS)
+        ):
             return own
         try:
             at = datetime.fromisoformat(str(answered["at"]))

@@ -673,9 +673,16 @@ async def test_a_follow_up_about_something_else_is_not_answered_with_the_last_an
     await shopper.send("Сколько стоит доставка?")
 
     other = await shopper.send("а парковка есть?")
+    await shopper.send("Сколько стоит доставка?")
+    thanks = await shopper.send("спасибо большое курьеру, очень вежливый")  # no follow-up
+    await shopper.send("Сколько стоит доставка?")
+    await shopper.send("кассы самообслуживания есть")  # unanswered: the context ends
+    late = await shopper.send("а вечером?")
 
     assert "не нашёл ответа" in texts_of(other)
-    assert [row.text for row in await _rows(app, UnansweredQuestion)] == ["а парковка есть?"]
+    for replies in (thanks, late):
+        assert "199" not in texts_of(replies)
+    assert "а парковка есть?" in [row.text for row in await _rows(app, UnansweredQuestion)]
 
 
 async def test_a_short_question_long_after_an_answer_is_read_on_its_own(
