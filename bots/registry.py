@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from bots.channel import Channel
 from bots.webchat import WebChatChannel
+from config.catalog import Catalog
 from config.settings import ConfigError, Settings
 from dialogs.clock import Clock
 from storage.ratelimit import RateLimiter
@@ -28,6 +29,7 @@ class ChannelContext:
     uow: Callable[[], UnitOfWork]
     clock: Clock
     limiter: RateLimiter
+    catalog: Catalog
 
 
 def _webchat(context: ChannelContext) -> Channel | None:
@@ -43,7 +45,23 @@ def _telegram(context: ChannelContext) -> Channel | None:
         return None
     from bots.telegram import TelegramChannel  # noqa: PLC0415 - aiogram takes seconds to import
 
-    return TelegramChannel(settings, clock=context.clock)
+    return TelegramChannel(settings, clock=context.clock, commands=_commands(context.catalog))
+
+
+_COMMANDS = ("start", "help")
+"""The commands the dialogs know (``dialogs.flows.menu``), listed in a platform's menu."""
+
+
+def _commands(catalog: Catalog) -> dict[str | None, list[tuple[str, str]]]:
+    """Each command with its description, per language; None: the default language's."""
+
+    def listed(language: str) -> list[tuple[str, str]]:
+        return [(name, catalog.text(language, f"commands.{name}")) for name in _COMMANDS]
+
+    commands: dict[str | None, list[tuple[str, str]]] = {None: listed(catalog.default_language)}
+    for language in sorted(catalog.languages - {catalog.default_language}):
+        commands[language] = listed(language)
+    return commands
 
 
 def _vk(context: ChannelContext) -> Channel | None:

@@ -139,7 +139,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
     outbox = Outbox(journal, clock)
     pipeline = Pipeline(engine, outbox)
     limiter: RateLimiter = RedisRateLimiter(redis) if redis is not None else MemoryRateLimiter()
-    channels = build_channels(ChannelContext(settings, database.uow, clock, limiter))
+    channels = build_channels(ChannelContext(settings, database.uow, clock, limiter, catalog))
     retry = RetryJob(database.uow, channels, clock, settings.outbox)
     return Services(
         settings=settings,

@@ -15,7 +15,7 @@ import functools
 import hashlib
 import hmac
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar, cast
 
@@ -43,6 +43,7 @@ from aiogram.methods import (
 )
 from aiogram.methods.base import Response, TelegramMethod
 from aiogram.types import (
+    BotCommand,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     Message,
@@ -306,8 +307,17 @@ class TelegramChannel(Channel):
 
     name: ClassVar[str] = "telegram"
 
-    def __init__(self, settings: TelegramSettings, *, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        settings: TelegramSettings,
+        *,
+        clock: Clock | None = None,
+        commands: Mapping[str | None, Sequence[tuple[str, str]]] | None = None,
+    ) -> None:
+        """`commands`: per language (None: every other language), the commands and their
+        descriptions that Telegram lists in the chat's menu button."""
         super().__init__()
+        self._commands = dict(commands or {})
         if settings.bot_token is None:
             msg = "TELEGRAM_BOT_TOKEN is not set"
             raise ValueError(msg)
@@ -362,6 +372,7 @@ class TelegramChannel(Channel):
         me = await self._bot.get_me()
         self._username = me.username
         log.info("Telegram bot @%s connected", me.username)
+        await self._list_commands()
         if self.webhook_mode:
             await self._bot.set_webhook(
                 url=str(self._settings.webhook_url),
@@ -373,6 +384,21 @@ class TelegramChannel(Channel):
             await self._bot.delete_webhook()
             self._polling = asyncio.create_task(self._poll(), name="telegram-polling")
         self._problem = None
+
+    async def _list_commands(self) -> None:
+        """Put /start and /help in the menu Telegram shows beside the input field.
+
+        A convenience for shoppers, not something the bot needs to work: when Telegram
+        refuses, the bot starts all the same and says why in the log.
+        """
+        bot = self.bot
+        for language, commands in self._commands.items():
+            listed = [BotCommand(command=name, description=text) for name, text in commands]
+            try:
+                await bot.set_my_commands(listed, language_code=language)
+            except TelegramAPIError as exc:
+                log.warning("Telegram refused the command list (%s): %s", language, exc)
+                return
 
     async def stop(self) -> None:
         self._problem = "stopping"

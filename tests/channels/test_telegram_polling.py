@@ -46,7 +46,8 @@ def keyboard(call: ApiCall) -> list[list[dict[str, Any]]]:
 async def test_start_connects_removes_any_webhook_and_polls(
     api: TelegramAPIStandIn, bot: AppHarness
 ) -> None:
-    assert api.methods()[:3] == ["getMe", "deleteWebhook", "getUpdates"]
+    assert api.methods()[:2] == ["getMe", "setMyCommands"]
+    assert api.methods()[-2:] == ["deleteWebhook", "getUpdates"]
     poll = api.calls("getUpdates")[0].params
     assert poll["timeout"] == 1  # a JSON body: numbers stay numbers
     assert poll["allowed_updates"] == ["message", "callback_query"]
@@ -135,6 +136,31 @@ async def test_healthz_reports_the_telegram_channel_ok_while_polling(
     assert (await response.json())["channels"]["telegram"] == "ok"
 
 
+async def test_start_lists_start_and_help_in_the_chat_menu_in_each_language(
+    api: TelegramAPIStandIn, bot: AppHarness
+) -> None:
+    assert api.commands == {
+        None: [("start", "Главное меню"), ("help", "Что умеет бот")],
+        "en": [("start", "Main menu"), ("help", "What the bot can do")],
+    }
+
+
+async def test_a_refused_command_list_does_not_stop_the_bot(
+    api: TelegramAPIStandIn, start_app: Any, make_settings: SettingsFactory
+) -> None:
+    api.fail("setMyCommands", 400, "Bad Request: BOT_COMMAND_INVALID")
+    app: AppHarness = await start_app(make_settings(**api.env()))
+    await api.next_call("getUpdates")
+    update_id = api.push_update(fixture_update("message_start_payload"))
+
+    reply = await api.next_call("sendMessage")
+    await api.confirmed(update_id)
+
+    assert "Здравствуйте" in reply.params["text"]
+    response = await app.client.get("/healthz")
+    assert (await response.json())["channels"]["telegram"] == "ok"
+
+
 async def test_healthz_is_503_with_the_reason_when_the_token_is_revoked(
     api: TelegramAPIStandIn, start_app: Any, make_settings: SettingsFactory
 ) -> None:
@@ -148,7 +174,8 @@ async def test_healthz_is_503_with_the_reason_when_the_token_is_revoked(
     assert report["channels"]["telegram"] == "the bot token was rejected"
     assert report["status"] == "down"
     assert report["database"] == "ok"
-    assert api.methods() == ["getMe", "deleteWebhook", "getUpdates"], "polling must stop"
+    assert api.methods()[-2:] == ["deleteWebhook", "getUpdates"], "polling must stop"
+    assert api.methods().count("getUpdates") == 1
 
 
 async def health_until_down(bot: AppHarness, within: float = 5.0) -> dict[str, Any]:

@@ -174,6 +174,8 @@ class TelegramAPIStandIn(BaseApiStandIn[ApiCall, _Response | None]):
         super().__init__(host=host)
         self.token = token
         self.webhook: dict[str, Any] | None = None
+        self.commands: dict[str | None, list[tuple[str, str]]] = {}
+        """The command lists set, by language code (None: the default list)."""
         self._chats: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self._holds: dict[str, asyncio.Event] = {}
         self._updates: list[dict[str, Any]] = []
@@ -185,6 +187,7 @@ class TelegramAPIStandIn(BaseApiStandIn[ApiCall, _Response | None]):
             "getupdates": self._get_updates,
             "setwebhook": self._set_webhook,
             "deletewebhook": self._delete_webhook,
+            "setmycommands": self._set_my_commands,
             "getwebhookinfo": self._get_webhook_info,
             "sendmessage": self._send_message,
             "sendphoto": self._send_photo,
@@ -374,6 +377,14 @@ class TelegramAPIStandIn(BaseApiStandIn[ApiCall, _Response | None]):
         self.webhook = None
         if str(params.get("drop_pending_updates", "")).lower() in {"true", "1"}:
             self._updates.clear()
+        return _ok(True)
+
+    async def _set_my_commands(self, params: Mapping[str, Any]) -> _Response:
+        commands = params.get("commands")
+        if isinstance(commands, str):
+            commands = json.loads(commands)
+        language = params.get("language_code") or None
+        self.commands[language] = [(c["command"], c["description"]) for c in commands or []]
         return _ok(True)
 
     async def _get_webhook_info(self, params: Mapping[str, Any]) -> _Response:
