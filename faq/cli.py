@@ -228,8 +228,8 @@ def gaps(
             click.echo(f"        offered: {shown}")
     if close:
         click.echo(
-            f"\n{len(close)} close calls (answered, with a sibling entry nearly as close "
-            f"offered under the answer), top {len(close_clusters)} groups:"
+            f"\n{len(close)} close calls (answered, with another entry offered: under the "
+            f"answer when nearly as close, or after 👎), top {len(close_clusters)} groups:"
         )
         for cluster, pair_counts in close_calls:
             _echo_cluster(cluster)

@@ -23,6 +23,7 @@ from faq.normalizer import Analysis, Normalizer
 
 __all__ = [
     "CLOSE_CALL",
+    "UNHELPFUL",
     "Cluster",
     "EntryFeedback",
     "GapsData",
@@ -37,14 +38,17 @@ __all__ = [
 
 CLOSE_CALL = "close"
 """The outcome of an answer given with a sibling entry nearly as close offered under it."""
+UNHELPFUL = "unhelpful"
+"""The outcome of an answer rated 👎, after which the other entries close to it were offered."""
 
 
 @dataclass(frozen=True)
 class UnansweredQuestion:
-    """One stored message the bot was unsure of: a suggest, a fallback or a close call.
+    """One stored message the bot was unsure of: a suggest, a fallback, a close call, or an
+    answer rated 👎 with other entries offered after it.
 
-    `suggestions` are, for a suggest, the entries offered; for a close call, the entry
-    answered and then the sibling offered.
+    `suggestions` are, for a suggest, the entries offered; for a close call or a 👎, the
+    entry answered and then the entries offered.
     """
 
     text: str
@@ -55,8 +59,8 @@ class UnansweredQuestion:
 
     @property
     def close_call(self) -> tuple[str, str] | None:
-        """(entry answered, sibling offered) for a close call, else None."""
-        if self.outcome != CLOSE_CALL or len(self.suggestions) < 2:
+        """(entry answered, first entry offered) for a close call or a 👎, else None."""
+        if self.outcome not in (CLOSE_CALL, UNHELPFUL) or len(self.suggestions) < 2:
             return None
         return self.suggestions[0], self.suggestions[1]
 

@@ -60,13 +60,16 @@ class MatchResult:
     For ANSWER the first match is the answer; for SUGGEST the matches are the buttons to
     offer; for FALLBACK they are informational (the CLI prints them). `also` is, for ANSWER,
     the runner-up when it scores so close to the answer that it may be what the shopper
-    meant: the bot offers it under the answer.
+    meant: the bot offers it under the answer. `others` is, for ANSWER, every other entry
+    that scores at least the suggestion floor: what the bot offers when the shopper says
+    the answer did not help.
     """
 
     outcome: Outcome
     matches: tuple[Match, ...]
     smalltalk: str | None = None
     also: tuple[Match, ...] = ()
+    others: tuple[Match, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -350,7 +353,8 @@ class FaqMatcher:
                 and lead < s.also_offer_margin
             )
             also = (Match(self.ids[order[1]], round(second, 4)),) if sibling else ()
-            return MatchResult(Outcome.ANSWER, matches, also=also)
+            others = tuple(m for m in matches[1:] if m.score >= s.suggest_threshold)
+            return MatchResult(Outcome.ANSWER, matches, also=also, others=others)
         if best >= s.suggest_threshold:
             close = tuple(m for m in matches if m.score >= s.suggest_threshold)
             return MatchResult(Outcome.SUGGEST, close)

@@ -231,7 +231,7 @@ class UnansweredQuestion(Base):
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"), index=True)
     channel: Mapped[str] = mapped_column(String(32))
     text: Mapped[str] = mapped_column(Text)
-    outcome: Mapped[str] = mapped_column(String(16))  # suggest | fallback | close
+    outcome: Mapped[str] = mapped_column(String(16))  # suggest | fallback | close | unhelpful
     # suggest: the entries offered; close: the entry answered, then the sibling offered
     suggestions: Mapped[list[Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(index=True)

@@ -40,7 +40,7 @@ from dialogs.flows.base import Flow
 from dialogs.flows.menu import ASK, FEEDBACK, HANDOFF, MENU, menu_rows, typed_choice
 from dialogs.turn import Turn
 from dialogs.words import normalized
-from faq.gaps import CLOSE_CALL
+from faq.gaps import CLOSE_CALL, UNHELPFUL
 from faq.loader import KEYBOARD_ROWS
 from faq.matcher import MatchResult, Outcome
 from faq.model import FaqButton, FaqEntry
@@ -187,7 +187,7 @@ class QuestionFlow(Flow):
         """
         answered = result.matches[0].entry_id
         entry = self._faq.entry(answered)
-        _remember_answer(turn, asked, answered)
+        _remember_answer(turn, asked, answered, [m.entry_id for m in result.others])
         siblings: list[FaqEntry] = []
         if entry is not None:
             # An entry its own buttons already lead to needs no second button; and the
@@ -206,12 +206,14 @@ class QuestionFlow(Flow):
             self._unanswered(turn, CLOSE_CALL, (answered, *offered))
 
     @staticmethod
-    def _unanswered(turn: Turn, outcome: str, offered: tuple[str, ...]) -> None:
+    def _unanswered(
+        turn: Turn, outcome: str, offered: tuple[str, ...], text: str | None = None
+    ) -> None:
         turn.emit(
             QuestionUnanswered(
                 conversation_id=turn.conversation_id,
                 channel=turn.message.channel,
-                text=turn.text,
+                text=turn.text if text is None else text,
                 outcome=outcome,
                 suggestions=offered,
                 at=turn.now,
@@ -239,14 +241,43 @@ class QuestionFlow(Flow):
         # The 👍/👎 stay under the answer, so a second press (or one on an older answer to
         # the same question) must not count twice in the ratings content staff read.
         rated: list[str] = turn.data.setdefault(RATED, [])
-        if entry_id not in rated:
+        first = entry_id not in rated
+        if first:
             turn.emit(AnswerRated(turn.conversation_id, entry_id, helpful, turn.now))
             rated.append(entry_id)
             del rated[:-MAX_RATED]
         if helpful:
             turn.say(turn.t("question.rated_helpful"))
+            return
+        rows = self._other_entries(turn, entry_id, first)
+        if rows:
+            turn.say(turn.t("question.rated_unhelpful_others"), *rows, *self._alternatives(turn))
         else:
             turn.say(turn.t("question.rated_unhelpful"), *self._alternatives(turn))
+
+    def _other_entries(self, turn: Turn, entry_id: str, first: bool) -> list[list[Button]]:
+        """After 👎: the other entries the question came close to, as suggestion buttons.
+
+        Only under the latest answer, whose question they were close to. The question is
+        kept for content staff with the entry answered and those offered (the first press
+        only), and a tap as a pick, like a suggestion's: which entry the question meant.
+        """
+        answered = turn.data.get(ANSWERED)
+        if not isinstance(answered, dict) or answered.get("entry") != entry_id:
+            return []
+        entries = [self._faq.entry(str(other)) for other in answered.get("others", ())]
+        offered = [entry for entry in entries if entry is not None]
+        if not offered:
+            return []
+        question = str(answered["question"])
+        ids = tuple(entry.id for entry in offered)
+        turn.data[SUGGESTED] = {"question": question, "ids": list(ids)}
+        if first:
+            self._unanswered(turn, UNHELPFUL, (entry_id, *ids), text=question)
+        return [
+            [Button(text=_label(entry, turn.language), payload=PICK_PREFIX + entry.id)]
+            for entry in offered
+        ]
 
     def _answer_by_id(self, turn: Turn, entry_id: str, siblings: Sequence[FaqEntry] = ()) -> bool:
         """Answer with the entry; False when it no longer exists (removed from the FAQ).
@@ -336,12 +367,14 @@ def _label(entry: FaqEntry, language: str) -> str:
     return entry.questions[0] if entry.questions else entry.id
 
 
-def _remember_answer(turn: Turn, question: str, entry_id: str) -> None:
-    """Keep what was just answered, as the context of a follow-up question."""
+def _remember_answer(turn: Turn, question: str, entry_id: str, others: Sequence[str] = ()) -> None:
+    """Keep what was just answered: the context of a follow-up question, and the other
+    entries the question came close to, for a 👎."""
     turn.data[ANSWERED] = {
         "question": question[:500],
         "entry": entry_id,
         "at": turn.now.isoformat(),
+        "others": list(others),
     }
 
 

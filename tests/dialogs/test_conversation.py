@@ -725,3 +725,51 @@ async def test_help_while_writing_feedback_is_kept_as_feedback(
     await shopper.send("помогите")
 
     assert [row.text for row in await _rows(app, Feedback)] == ["помогите"]
+
+
+async def test_a_thumbs_down_offers_the_other_entries_the_question_came_close_to(
+    make_settings: SettingsFactory, start_app
+) -> None:
+    # The delivery cost is answered; the refund scored well below it, but above the
+    # suggestion floor: after 👎 it is one tap away, and the tap tells content staff.
+    app = await _app(make_settings, start_app, semantic=True)
+    shopper = WebChatShopper(app.client)
+    answered = await shopper.send("сколько стоит доставка и когда вернут деньги")
+    assert "199 ₽" in texts_of(answered)
+    assert "Как вернуть деньги на карту?" not in buttons_of(answered)
+
+    unhelpful = await shopper.press("👎", answered)
+    picked = await shopper.press("Как вернуть деньги на карту?", unhelpful)
+
+    assert "Может быть, вы спрашивали об этом?" in texts_of(unhelpful)
+    assert buttons_of(unhelpful) == [
+        "Как вернуть деньги на карту?",
+        "👤 Позвать оператора",
+        "↩️ В меню",
+    ]
+    assert "Деньги вернутся на карту" in texts_of(picked)
+    picks = await _rows(app, SuggestionPick)
+    assert [(p.question, p.entry_id) for p in picks] == [
+        ("сколько стоит доставка и когда вернут деньги", "refund-card")
+    ]
+    gaps = await _rows(app, UnansweredQuestion)
+    assert [(g.text, g.outcome, g.suggestions) for g in gaps] == [
+        (
+            "сколько стоит доставка и когда вернут деньги",
+            "unhelpful",
+            ["delivery-cost", "refund-card"],
+        )
+    ]
+
+
+async def test_a_thumbs_down_under_an_older_answer_offers_only_a_person(
+    make_settings: SettingsFactory, start_app
+) -> None:
+    app = await _app(make_settings, start_app, semantic=True)
+    shopper = WebChatShopper(app.client)
+    older = await shopper.send("сколько стоит доставка и когда вернут деньги")
+    await shopper.send("режим работы магазина")
+
+    unhelpful = await shopper.press("👎", older)
+
+    assert buttons_of(unhelpful) == ["👤 Позвать оператора", "↩️ В меню"]

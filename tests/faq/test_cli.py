@@ -223,6 +223,12 @@ def test_gaps_lists_close_calls_apart_with_the_entries_answered_and_offered() ->
                 outcome="close",
                 suggestions=("refund-card", "delivery-cost"),
             ),
+            # Answered, rated 👎, and then the other close entry offered: the same kind of gap.
+            UnansweredQuestion(
+                "вернуть деньги за доставку",
+                outcome="unhelpful",
+                suggestions=("refund-card", "delivery-cost"),
+            ),
         ],
         picks=[PickedSuggestion("деньги за доставку вернуть", "delivery-cost")],
     )
@@ -231,17 +237,17 @@ def test_gaps_lists_close_calls_apart_with_the_entries_answered_and_offered() ->
 
     assert text.exit_code == 0, text.output
     assert "1 unanswered questions (suggested or not found)" in text.output
-    close_part = text.output.split("2 close calls")[1]
+    close_part = text.output.split("3 close calls")[1]
     assert "деньги за доставку вернуть" in close_part
-    assert "answered refund-card, offered delivery-cost ×2" in close_part
+    assert "answered refund-card, offered delivery-cost ×3" in close_part
     assert "shoppers picked: delivery-cost ×1" in close_part
     payload = json.loads(as_json.output)
     assert [c["label"] for c in payload["clusters"]] == ["есть гречка"]
     (close,) = payload["close_calls"]
-    assert close["count"] == 2
+    assert close["count"] == 3
     assert close["picked"] == {"delivery-cost": 1}
     assert close["answered"] == [
-        {"answered": "refund-card", "offered": "delivery-cost", "count": 2}
+        {"answered": "refund-card", "offered": "delivery-cost", "count": 3}
     ]
 
 
