@@ -55,6 +55,8 @@ def test_shoppers_typing_still_gets_the_answer(matcher: FaqMatcher, text: str, e
         ("thanks", "thanks"),
         ("пока", "bye"),
         ("ок понятно", "ack"),
+        ("ок, понял", "ack"),
+        ("Understood", "ack"),
     ],
 )
 def test_small_talk_is_not_matched_to_an_entry(matcher: FaqMatcher, text: str, kind: str) -> None:
