@@ -379,4 +379,4 @@ def _remember_answer(turn: Turn, question: str, entry_id: str, others: Sequence[
 
 
 def _smalltalk_key(kind: str | None) -> str:
-    return kind if kind in {"greeting", "thanks", "bye"} else "other"
+    return kind if kind in {"greeting", "thanks", "bye", "ack", "how_are_you"} else "other"

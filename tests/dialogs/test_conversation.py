@@ -773,3 +773,20 @@ async def test_a_thumbs_down_under_an_older_answer_offers_only_a_person(
     unhelpful = await shopper.press("👎", older)
 
     assert buttons_of(unhelpful) == ["👤 Позвать оператора", "↩️ В меню"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("привет", "Здравствуйте"), ("ок, понял", "Хорошо!"), ("как дела?", "Всё хорошо")],
+)
+async def test_small_talk_gets_a_reply_of_its_own_kind_and_the_menu(
+    make_settings: SettingsFactory, start_app, text: str, expected: str
+) -> None:
+    app = await _app(make_settings, start_app)
+    shopper = WebChatShopper(app.client)
+
+    replies = await shopper.send(text)
+
+    assert expected in texts_of(replies)
+    assert len(buttons_of(replies)) == 3
+    assert await _rows(app, UnansweredQuestion) == []
