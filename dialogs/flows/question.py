@@ -38,6 +38,7 @@ from bots.messages import Button
 from dialogs.events import AnswerRated, QuestionUnanswered, SuggestionPicked
 from dialogs.flows.base import Flow
 from dialogs.flows.menu import ASK, FEEDBACK, HANDOFF, MENU, menu_rows, typed_choice
+from dialogs.mood import sounds_unhappy
 from dialogs.turn import Turn
 from dialogs.words import normalized
 from faq.gaps import CLOSE_CALL, UNHELPFUL
@@ -136,8 +137,16 @@ class QuestionFlow(Flow):
             # «?» or a row of emoji: nothing was looked up, so «no answer to this question»
             # would be wrong; ask for words instead.
             wordless = not any(character.isalnum() for character in turn.text)
-            text = turn.t("question.no_words" if wordless else "question.not_found")
-            turn.say(text, *self._alternatives(turn))
+            if sounds_unhappy(turn.text):
+                # «вы ужасные»: no question to answer; what went wrong is worth keeping.
+                turn.say(
+                    turn.t("question.unhappy"),
+                    [turn.button("menu.feedback", FEEDBACK)],
+                    *self._alternatives(turn),
+                )
+            else:
+                text = turn.t("question.no_words" if wordless else "question.not_found")
+                turn.say(text, *self._alternatives(turn))
             self._unanswered(turn, str(result.outcome), ())
         return True
 
@@ -327,6 +336,8 @@ class QuestionFlow(Flow):
                 offered.append(entry.id)
         # The whole question, as the unanswered record keeps it: `faq gaps` joins them by text.
         turn.data[SUGGESTED] = {"question": turn.text, "ids": offered}
+        if sounds_unhappy(turn.text):
+            rows.append([turn.button("menu.feedback", FEEDBACK)])  # a complaint, maybe
         rows.append([turn.button("menu.handoff", HANDOFF)])
         turn.say(turn.t("question.suggest"), *rows)
         return tuple(offered)
