@@ -9,21 +9,11 @@ call a person) instead. Word beginnings, so any form counts («нахамили�
 from __future__ import annotations
 
 from dialogs.words import normalized
+from faq.lexicon import UNHAPPY_STEMS
 
 __all__ = ["sounds_unhappy"]
-
-_UNHAPPY_STEMS = (
-    # Russian
-    "ужас", "отвратит", "мерзк", "ненавиж", "ненавид", "позор", "безобраз", "хамств", "хамит",
-    "хамк", "хамл", "нахам", "груб", "нагруб", "наглост", "кошмар", "обман", "обсчит",
-    "возмут", "недовол", "разочаров", "отстой", "бесит", "бесят", "жалоб", "пожаловат",
-    "претензи",
-    # English
-    "terribl", "awful", "disgust", "hate", "rude", "worst", "horribl", "unacceptabl", "scam",
-    "cheat", "disappoint", "complain", "pathetic",
-)  # fmt: skip
 
 
 def sounds_unhappy(text: str) -> bool:
     """True when a word of the message begins like displeasure or a complaint."""
-    return any(word.startswith(_UNHAPPY_STEMS) for word in normalized(text).split())
+    return any(word.startswith(UNHAPPY_STEMS) for word in normalized(text).split())

@@ -21,7 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from faq.lexical import LexicalIndex, Phrasing
-from faq.lexicon import FILLERS
+from faq.lexicon import FILLERS, UNHAPPY_STEMS
 from faq.model import Faq
 from faq.normalizer import Normalizer
 from faq.semantic import EmbeddingCache, load_encoder
@@ -103,6 +103,11 @@ class FaqMatcher:
         self.settings = settings or MatcherSettings()
         self.normalizer = normalizer or Normalizer()
         self.ids = tuple(faq.entries)
+        self._takes_complaints = frozenset(
+            number
+            for number, entry in enumerate(faq.entries.values())
+            if any(_sounds_unhappy(question) for question in entry.questions)
+        )
         # Shoppers ask the same few things over and over («доставка», «режим работы»), and a
         # decision depends only on the message's normalized words: «Доставка?!» and
         # «доставка» are one question here. Scoring (the sentence encoder most of all) is
@@ -325,6 +330,15 @@ class FaqMatcher:
             previous, previous_known = word, known
         return False
 
+    def _complaint_elsewhere(self, text: str, best: int) -> bool:
+        """«ужасная доставка»: a complaint about delivery, not a question about its price.
+
+        A message with words of displeasure («ужас», «нахамили», "rude") is answered only by
+        an entry whose own questions sound like a complaint («Хочу пожаловаться на
+        кассира»); for any other entry it gets suggestions (and the bot offers feedback).
+        """
+        return best not in self._takes_complaints and _sounds_unhappy(text)
+
     def _calibrate(self, cosine: NDArray[np.float32]) -> NDArray[np.float64]:
         """Map cosines onto 0..1: `semantic_floor` counts as 0, `semantic_ceiling` as 1."""
         s = self.settings
@@ -345,7 +359,10 @@ class FaqMatcher:
         if (
             (best >= s.answer_threshold and lead >= s.answer_margin)
             or (best >= s.clear_threshold and lead >= s.clear_margin)
-        ) and not self._narrowed_beyond_faq(text, language):
+        ) and not (
+            self._narrowed_beyond_faq(text, language)
+            or self._complaint_elsewhere(text, int(order[0]))
+        ):
             sibling = (
                 len(order) > 1
                 and second > 0
@@ -376,6 +393,14 @@ class _Read:
 
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\s+—\s+")
+
+
+def _sounds_unhappy(text: str) -> bool:
+    """A word begins like displeasure or a complaint (`faq.lexicon.UNHAPPY_STEMS`)."""
+    return any(word.startswith(UNHAPPY_STEMS) for word in _WORD.findall(text.lower()))
+
+
+_WORD = re.compile(r"\w+")
 
 
 def _unit_rows(rows: NDArray[np.float32]) -> NDArray[np.float32]:

@@ -336,10 +336,13 @@ class QuestionFlow(Flow):
                 offered.append(entry.id)
         # The whole question, as the unanswered record keeps it: `faq gaps` joins them by text.
         turn.data[SUGGESTED] = {"question": turn.text, "ids": offered}
-        if sounds_unhappy(turn.text):
-            rows.append([turn.button("menu.feedback", FEEDBACK)])  # a complaint, maybe
         rows.append([turn.button("menu.handoff", HANDOFF)])
-        turn.say(turn.t("question.suggest"), *rows)
+        if sounds_unhappy(turn.text):
+            # «ужасная доставка» is a complaint first: feedback leads, the entries follow.
+            feedback = [turn.button("menu.feedback", FEEDBACK)]
+            turn.say(turn.t("question.unhappy_suggest"), feedback, *rows)
+        else:
+            turn.say(turn.t("question.suggest"), *rows)
         return tuple(offered)
 
     @staticmethod

@@ -825,3 +825,24 @@ async def test_a_neutral_question_the_faq_has_nothing_for_is_not_offered_feedbac
 
     assert "не нашёл ответа" in texts_of(replies)
     assert "✍️ Оставить отзыв" not in buttons_of(replies)
+
+
+async def test_a_complaint_about_a_topic_is_not_answered_with_the_topics_entry(
+    make_settings: SettingsFactory, start_app
+) -> None:
+    # «ужасная доставка» scores high on the delivery price, but it is a complaint: feedback
+    # leads, the delivery entry is a button; the FAQ's complaint entry is still answered.
+    app = await _app(make_settings, start_app, semantic=True)
+    shopper = WebChatShopper(app.client)
+
+    complaint = await shopper.send("ужасная доставка")
+    cashier = await shopper.send("хочу пожаловаться на кассира, нахамил")
+
+    assert "199 ₽" not in texts_of(complaint)
+    assert "Очень жаль" in texts_of(complaint)
+    assert buttons_of(complaint) == [
+        "✍️ Оставить отзыв",
+        "Сколько стоит доставка?",
+        "👤 Позвать оператора",
+    ]
+    assert "Нам жаль. Нажмите «Описать»" in texts_of(cashier)

@@ -319,6 +319,29 @@ class CountingEncoder:
         return self.inner.encode(texts)
 
 
+def test_a_complaint_is_answered_only_by_an_entry_that_takes_complaints(
+    tmp_path: Path, normalizer: Normalizer
+) -> None:
+    write(
+        tmp_path,
+        "faq.yaml",
+        "- id: delivery\n  questions: [Сколько стоит доставка?, How much is delivery?]\n"
+        "  answer: 199 ₽.\n"
+        "- id: complaint\n  questions: [Хочу пожаловаться на курьера, The courier was rude]\n"
+        "  answer: Нам жаль.\n",
+    )
+    matcher = FaqMatcher(
+        load_faq(tmp_path), MatcherSettings(semantic=False), normalizer=normalizer
+    )
+
+    complaint = matcher.match("ужасная доставка")
+    assert complaint.outcome is Outcome.SUGGEST
+    assert complaint.matches[0].entry_id == "delivery"  # still offered, as a button
+    assert matcher.match("доставка сколько стоит").outcome is Outcome.ANSWER
+    assert matcher.match("курьер нахамил, хочу пожаловаться").matches[0].entry_id == "complaint"
+    assert matcher.match("курьер нахамил, хочу пожаловаться").outcome is Outcome.ANSWER
+
+
 def test_an_faq_noun_narrowed_by_one_the_faq_never_uses_gets_suggestions(
     tmp_path: Path, normalizer: Normalizer
 ) -> None:
