@@ -69,9 +69,9 @@ ANSWERED = "answered"
 FOLLOW_UP_WORDS = 6
 """A follow-up leans on the question before it («а в воскресенье?»): it is short."""
 FOLLOW_UP_WITHIN = timedelta(minutes=15)
+"""An answer older than this is no longer what a short question refers to."""
 FOLLOW_UP_OPENINGS = ("а ", "и ", "ну а ", "and ", "what about ", "how about ", "also ")
 """How a follow-up opens: «а в воскресенье?», "and on saturday?"."""
-"""An answer older than this is no longer what a short question refers to."""
 
 
 class FaqLookup(Protocol):
