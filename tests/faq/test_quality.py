@@ -1,9 +1,9 @@
 """Quality floors on every test FAQ and case set, so a regression fails CI.
 
-Six FAQs: the shipped supermarket and five other chains (`tests/faq/chains/`), because
-the matcher must work on FAQs it was not written for; the pharmacy, electronics and fashion
-chains were written after the method was settled, as fresh unseen chains (the last two by
-writers who never saw the matcher), and have not been tuned on. The *_dev sets
+Seven FAQs: the shipped supermarket and six other chains (`tests/faq/chains/`), because
+the matcher must work on FAQs it was not written for; the pharmacy, electronics, fashion and
+pet-store chains were written after the method was settled, as fresh unseen chains (the last
+three by writers who never saw the matcher), and have not been tuned on. The *_dev sets
 of the first three were used to tune the method (one set of defaults for all); the
 *_holdout sets never were. The floors sit a point or two under what
 `benchmarks/faq_quality.py` and the README report; one case is 2-4 points of a set, so the
