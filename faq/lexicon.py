@@ -11,7 +11,6 @@ __all__ = [
     "LATIN_TO_CYRILLIC_KEYS",
     "SMALLTALK",
     "TRANSLIT",
-    "UNHAPPY_STEMS",
 ]
 
 # The same physical key on a QWERTY and a ЙЦУКЕН keyboard (`ghbdtn` → `привет`).
@@ -269,15 +268,3 @@ SMALLTALK = {
     "how_are_you": ("как дела", "как ты", "как поживаешь", "how are you", "how are you doing"),
     "laugh": ("ахаха", "ахахаха", "хаха", "хахаха", "ха", "лол", "lol", "haha", "hahaha"),
 }
-
-# Displeasure and complaints, by word beginning (any form: «нахамили», «хамство», "rude").
-UNHAPPY_STEMS = (
-    # Russian
-    "ужас", "отвратит", "мерзк", "ненавиж", "ненавид", "позор", "безобраз", "хамств", "хамит",
-    "хамк", "хамл", "нахам", "груб", "нагруб", "наглост", "кошмар", "обман", "обсчит",
-    "возмут", "недовол", "разочаров", "отстой", "бесит", "бесят", "жалоб", "пожаловат",
-    "претензи",
-    # English
-    "terribl", "awful", "disgust", "hate", "rude", "worst", "horribl", "unacceptabl", "scam",
-    "cheat", "disappoint", "complain", "pathetic",
-)  # fmt: skip

@@ -21,8 +21,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from faq.lexical import LexicalIndex, Phrasing
-from faq.lexicon import FILLERS, UNHAPPY_STEMS
+from faq.lexicon import FILLERS
 from faq.model import Faq
+from faq.mood import sounds_unhappy
 from faq.normalizer import Normalizer
 from faq.semantic import EmbeddingCache, load_encoder
 from faq.settings import MatcherSettings
@@ -106,7 +107,7 @@ class FaqMatcher:
         self._takes_complaints = frozenset(
             number
             for number, entry in enumerate(faq.entries.values())
-            if any(_sounds_unhappy(question) for question in entry.questions)
+            if any(sounds_unhappy(question) for question in entry.questions)
         )
         # Shoppers ask the same few things over and over («доставка», «режим работы»), and a
         # decision depends only on the message's normalized words: «Доставка?!» and
@@ -337,7 +338,7 @@ class FaqMatcher:
         an entry whose own questions sound like a complaint («Хочу пожаловаться на
         кассира»); for any other entry it gets suggestions (and the bot offers feedback).
         """
-        return best not in self._takes_complaints and _sounds_unhappy(text)
+        return best not in self._takes_complaints and sounds_unhappy(text)
 
     def _calibrate(self, cosine: NDArray[np.float32]) -> NDArray[np.float64]:
         """Map cosines onto 0..1: `semantic_floor` counts as 0, `semantic_ceiling` as 1."""
@@ -393,14 +394,6 @@ class _Read:
 
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\s+—\s+")
-
-
-def _sounds_unhappy(text: str) -> bool:
-    """A word begins like displeasure or a complaint (`faq.lexicon.UNHAPPY_STEMS`)."""
-    return any(word.startswith(UNHAPPY_STEMS) for word in _WORD.findall(text.lower()))
-
-
-_WORD = re.compile(r"\w+")
 
 
 def _unit_rows(rows: NDArray[np.float32]) -> NDArray[np.float32]:

@@ -38,13 +38,13 @@ from bots.messages import Button
 from dialogs.events import AnswerRated, QuestionUnanswered, SuggestionPicked
 from dialogs.flows.base import Flow
 from dialogs.flows.menu import ASK, FEEDBACK, HANDOFF, MENU, menu_rows, typed_choice
-from dialogs.mood import sounds_unhappy
 from dialogs.turn import Turn
 from dialogs.words import normalized
 from faq.gaps import CLOSE_CALL, UNHELPFUL
 from faq.loader import KEYBOARD_ROWS
 from faq.matcher import MatchResult, Outcome
 from faq.model import FaqButton, FaqEntry
+from faq.mood import sounds_unhappy
 
 __all__ = [
     "FAQ_PREFIX",
