@@ -1,11 +1,11 @@
 """FAQ quality: correct / wrong / unanswered / suggested per chain and case set.
 
 Run: python benchmarks/faq_quality.py [--failures] [--chain NAME]
-Seven FAQs: the shipped supermarket (`config/faq`, cases in `tests/faq/cases`) and six
+Ten FAQs: the shipped supermarket (`config/faq`, cases in `tests/faq/cases`) and nine
 other chains written only for testing (`tests/faq/chains/<chain>/{faq,cases}`: pizza, home
 goods, and pharmacy, the last written after the method of the others was settled, then
-electronics and fashion, written on 2026-12-04, and a pet store, written on 2026-12-05, by
-writers who never saw the matcher), so the
+electronics and fashion, written on 2026-12-04, and a pet store, cosmetics, a bookstore and
+sporting goods, written on 2026-12-05, by writers who never saw the matcher), so the
 numbers say whether the method generalises rather than fits one FAQ. Compares the full
 matcher, the lexical stage alone and plain rapidfuzz (`process.extractOne` with WRatio over
 all phrasings: answer at ≥ 85, suggest at ≥ 70). The *_holdout sets were never used for
@@ -41,6 +41,9 @@ CHAINS = {
     "electronics": (CHAINS_DIR / "electronics" / "faq", CHAINS_DIR / "electronics" / "cases"),
     "fashion": (CHAINS_DIR / "fashion" / "faq", CHAINS_DIR / "fashion" / "cases"),
     "petstore": (CHAINS_DIR / "petstore" / "faq", CHAINS_DIR / "petstore" / "cases"),
+    "cosmetics": (CHAINS_DIR / "cosmetics" / "faq", CHAINS_DIR / "cosmetics" / "cases"),
+    "bookstore": (CHAINS_DIR / "bookstore" / "faq", CHAINS_DIR / "bookstore" / "cases"),
+    "sports": (CHAINS_DIR / "sports" / "faq", CHAINS_DIR / "sports" / "cases"),
 }
 SETS = ("ru_dev", "en_dev", "ru_holdout", "en_holdout")
 TUNED = ("supermarket", "pizza", "homegoods")

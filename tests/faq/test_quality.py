@@ -1,9 +1,10 @@
 """Quality floors on every test FAQ and case set, so a regression fails CI.
 
-Seven FAQs: the shipped supermarket and six other chains (`tests/faq/chains/`), because
-the matcher must work on FAQs it was not written for; the pharmacy, electronics, fashion and
-pet-store chains were written after the method was settled, as fresh unseen chains (the last
-three by writers who never saw the matcher), and have not been tuned on. The *_dev sets
+Ten FAQs: the shipped supermarket and nine other chains (`tests/faq/chains/`), because
+the matcher must work on FAQs it was not written for; the pharmacy, electronics, fashion,
+pet-store, cosmetics, bookstore and sporting-goods chains were written after the method was
+settled, as fresh unseen chains (the last six by writers who never saw the matcher), and
+have not been tuned on. The *_dev sets
 of the first three were used to tune the method (one set of defaults for all); the
 *_holdout sets never were. The floors sit a point or two under what
 `benchmarks/faq_quality.py` and the README report; one case is 2-4 points of a set, so the
@@ -32,6 +33,9 @@ SOURCES = {
     "electronics": (CHAINS / "electronics" / "faq", CHAINS / "electronics" / "cases"),
     "fashion": (CHAINS / "fashion" / "faq", CHAINS / "fashion" / "cases"),
     "petstore": (CHAINS / "petstore" / "faq", CHAINS / "petstore" / "cases"),
+    "cosmetics": (CHAINS / "cosmetics" / "faq", CHAINS / "cosmetics" / "cases"),
+    "bookstore": (CHAINS / "bookstore" / "faq", CHAINS / "bookstore" / "cases"),
+    "sports": (CHAINS / "sports" / "faq", CHAINS / "sports" / "cases"),
 }
 FLOORS = {
     # (chain, set): (min correct share, max wrong share)
@@ -63,6 +67,18 @@ FLOORS = {
     ("petstore", "en_dev"): (0.53, 0.05),
     ("petstore", "ru_holdout"): (0.52, 0.04),
     ("petstore", "en_holdout"): (0.40, 0.03),
+    ("cosmetics", "ru_dev"): (0.68, 0.05),
+    ("cosmetics", "en_dev"): (0.61, 0.04),
+    ("cosmetics", "ru_holdout"): (0.50, 0.07),
+    ("cosmetics", "en_holdout"): (0.49, 0.07),
+    ("bookstore", "ru_dev"): (0.58, 0.05),
+    ("bookstore", "en_dev"): (0.60, 0.04),
+    ("bookstore", "ru_holdout"): (0.52, 0.06),
+    ("bookstore", "en_holdout"): (0.48, 0.03),
+    ("sports", "ru_dev"): (0.56, 0.07),
+    ("sports", "en_dev"): (0.53, 0.12),
+    ("sports", "ru_holdout"): (0.61, 0.05),
+    ("sports", "en_holdout"): (0.62, 0.09),
 }
 
 
@@ -91,8 +107,8 @@ def test_quality_floor(matchers: dict[str, FaqMatcher], chain: str, name: str) -
 def test_an_unsure_match_often_offers_the_right_entry_as_a_button(
     matchers: dict[str, FaqMatcher],
 ) -> None:
-    # When the bot is unsure it offers the closest entries as buttons: on all seven chains'
-    # held-out sets the expected entry is among them for 33% of all cases (README).
+    # When the bot is unsure it offers the closest entries as buttons: on all ten chains'
+    # held-out sets the expected entry is among them for 34% of all cases (README).
     report = Report()
     for chain, (_, cases) in SOURCES.items():
         for name in ("ru_holdout", "en_holdout"):
