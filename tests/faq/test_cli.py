@@ -253,7 +253,12 @@ def test_gaps_lists_close_calls_apart_with_the_entries_answered_and_offered() ->
 
 def test_ask_shows_the_sibling_offered_under_an_answer() -> None:
     fixtures = Path(__file__).parents[1] / "fixtures" / "faq"
-    result = CliRunner().invoke(faq, ["ask", "--faq", str(fixtures), "деньги за доставку вернуть"])
+    _attach_optional_groups()  # as `otklik` does; the margin comes from its settings
+    result = CliRunner().invoke(
+        cli,
+        ["faq", "ask", "--faq", str(fixtures), "вернуть деньги за доставку"],
+        env={"OTKLIK_FAQ__MATCHER__ALSO_OFFER_MARGIN": "0.25"},
+    )
 
     assert result.exit_code == 0, result.output
     assert result.output.startswith("answer\n")

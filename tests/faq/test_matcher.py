@@ -178,21 +178,26 @@ def test_an_answer_names_a_runner_up_nearly_as_close_and_only_then(
 ) -> None:
     faq = load_faq(Path(__file__).parents[1] / "fixtures" / "faq")
     cache = EmbeddingCache(encoder, encoder.name)
+    wide = FaqMatcher(
+        faq, MatcherSettings(also_offer_margin=0.25), normalizer=normalizer, embeddings=cache
+    )
     default = FaqMatcher(faq, normalizer=normalizer, embeddings=cache)
     never = FaqMatcher(
         faq, MatcherSettings(also_offer_margin=0.0), normalizer=normalizer, embeddings=cache
     )
 
-    close = default.match("деньги за доставку вернуть")
-    clear = default.match("сколько стоит доставка")
+    close = wide.match("вернуть деньги за доставку")
+    clear = wide.match("как вернуть деньги за доставку на карту")
 
     assert close.outcome is Outcome.ANSWER
     assert close.matches[0].entry_id == "refund-card"
     assert [m.entry_id for m in close.also] == ["delivery-cost"]
-    assert close.matches[0].score - close.also[0].score < 0.1
+    assert close.matches[0].score - close.also[0].score < 0.25
+    # By default only a runner-up within 0.15 is offered; this one trails by more.
+    assert default.match("вернуть деньги за доставку").also == ()
     assert clear.outcome is Outcome.ANSWER
     assert clear.also == ()
-    assert never.match("деньги за доставку вернуть") == dataclasses.replace(close, also=())
+    assert never.match("вернуть деньги за доставку") == dataclasses.replace(close, also=())
 
 
 @pytest.mark.parametrize(

@@ -4,9 +4,9 @@ Ten FAQs: the shipped supermarket and nine other chains (`tests/faq/chains/`), b
 the matcher must work on FAQs it was not written for; the pharmacy, electronics, fashion,
 pet-store, cosmetics, bookstore and sporting-goods chains were written after the method was
 settled, as fresh unseen chains (the last six by writers who never saw the matcher), and
-have not been tuned on. The *_dev sets
-of the first three were used to tune the method (one set of defaults for all); the
-*_holdout sets never were. The floors sit a point or two under what
+were measured once before anything was changed. The *_dev sets of the first three chose the
+stage weights, those of all ten the thresholds (one set of defaults for all); the
+*_holdout sets never chose anything. The floors sit a point or two under what
 `benchmarks/faq_quality.py` and the README report; one case is 2-4 points of a set, so the
 wrong-answer ceilings leave room for about one case.
 """
@@ -39,46 +39,46 @@ SOURCES = {
 }
 FLOORS = {
     # (chain, set): (min correct share, max wrong share)
-    ("supermarket", "ru_dev"): (0.92, 0.03),
-    ("supermarket", "en_dev"): (0.92, 0.02),
-    ("supermarket", "ru_holdout"): (0.66, 0.03),
-    ("supermarket", "en_holdout"): (0.63, 0.05),
-    ("pizza", "ru_dev"): (0.71, 0.04),
-    ("pizza", "en_dev"): (0.88, 0.02),
-    ("pizza", "ru_holdout"): (0.36, 0.03),
-    ("pizza", "en_holdout"): (0.23, 0.03),
-    ("homegoods", "ru_dev"): (0.88, 0.02),
-    ("homegoods", "en_dev"): (0.72, 0.04),
-    ("homegoods", "ru_holdout"): (0.39, 0.04),
-    ("homegoods", "en_holdout"): (0.44, 0.04),
-    ("pharmacy", "ru_dev"): (0.67, 0.07),
-    ("pharmacy", "en_dev"): (0.47, 0.07),
-    ("pharmacy", "ru_holdout"): (0.40, 0.04),
-    ("pharmacy", "en_holdout"): (0.33, 0.09),
-    ("electronics", "ru_dev"): (0.58, 0.02),
-    ("electronics", "en_dev"): (0.50, 0.13),
-    ("electronics", "ru_holdout"): (0.41, 0.04),
-    ("electronics", "en_holdout"): (0.47, 0.03),
-    ("fashion", "ru_dev"): (0.70, 0.02),
-    ("fashion", "en_dev"): (0.58, 0.04),
-    ("fashion", "ru_holdout"): (0.62, 0.08),
+    ("supermarket", "ru_dev"): (0.91, 0.02),
+    ("supermarket", "en_dev"): (0.93, 0.04),
+    ("supermarket", "ru_holdout"): (0.62, 0.02),
+    ("supermarket", "en_holdout"): (0.57, 0.06),
+    ("pizza", "ru_dev"): (0.55, 0.06),
+    ("pizza", "en_dev"): (0.84, 0.04),
+    ("pizza", "ru_holdout"): (0.38, 0.03),
+    ("pizza", "en_holdout"): (0.17, 0.06),
+    ("homegoods", "ru_dev"): (0.81, 0.04),
+    ("homegoods", "en_dev"): (0.75, 0.08),
+    ("homegoods", "ru_holdout"): (0.32, 0.03),
+    ("homegoods", "en_holdout"): (0.38, 0.07),
+    ("pharmacy", "ru_dev"): (0.66, 0.05),
+    ("pharmacy", "en_dev"): (0.47, 0.06),
+    ("pharmacy", "ru_holdout"): (0.40, 0.05),
+    ("pharmacy", "en_holdout"): (0.36, 0.10),
+    ("electronics", "ru_dev"): (0.58, 0.03),
+    ("electronics", "en_dev"): (0.60, 0.04),
+    ("electronics", "ru_holdout"): (0.43, 0.06),
+    ("electronics", "en_holdout"): (0.43, 0.03),
+    ("fashion", "ru_dev"): (0.68, 0.03),
+    ("fashion", "en_dev"): (0.59, 0.04),
+    ("fashion", "ru_holdout"): (0.54, 0.06),
     ("fashion", "en_holdout"): (0.45, 0.03),
-    ("petstore", "ru_dev"): (0.54, 0.09),
-    ("petstore", "en_dev"): (0.53, 0.05),
-    ("petstore", "ru_holdout"): (0.52, 0.04),
-    ("petstore", "en_holdout"): (0.40, 0.03),
-    ("cosmetics", "ru_dev"): (0.68, 0.05),
+    ("petstore", "ru_dev"): (0.54, 0.10),
+    ("petstore", "en_dev"): (0.60, 0.07),
+    ("petstore", "ru_holdout"): (0.50, 0.04),
+    ("petstore", "en_holdout"): (0.48, 0.05),
+    ("cosmetics", "ru_dev"): (0.66, 0.03),
     ("cosmetics", "en_dev"): (0.61, 0.04),
-    ("cosmetics", "ru_holdout"): (0.50, 0.07),
-    ("cosmetics", "en_holdout"): (0.49, 0.07),
-    ("bookstore", "ru_dev"): (0.58, 0.05),
+    ("cosmetics", "ru_holdout"): (0.58, 0.06),
+    ("cosmetics", "en_holdout"): (0.46, 0.05),
+    ("bookstore", "ru_dev"): (0.63, 0.03),
     ("bookstore", "en_dev"): (0.60, 0.04),
-    ("bookstore", "ru_holdout"): (0.52, 0.06),
-    ("bookstore", "en_holdout"): (0.48, 0.03),
-    ("sports", "ru_dev"): (0.56, 0.07),
-    ("sports", "en_dev"): (0.53, 0.12),
-    ("sports", "ru_holdout"): (0.61, 0.05),
-    ("sports", "en_holdout"): (0.62, 0.09),
+    ("bookstore", "ru_holdout"): (0.56, 0.04),
+    ("bookstore", "en_holdout"): (0.52, 0.05),
+    ("sports", "ru_dev"): (0.59, 0.04),
+    ("sports", "en_dev"): (0.66, 0.04),
+    ("sports", "ru_holdout"): (0.70, 0.05),
+    ("sports", "en_holdout"): (0.74, 0.09),
 }
 
 
