@@ -72,6 +72,9 @@ FOLLOW_UP_WITHIN = timedelta(minutes=15)
 """An answer older than this is no longer what a short question refers to."""
 FOLLOW_UP_OPENINGS = ("а ", "и ", "ну а ", "and ", "what about ", "how about ", "also ")
 """How a follow-up opens: «а в воскресенье?», "and on saturday?"."""
+TOPIC_WORDS = 2
+"""A message this short names a topic, not a question («доставка», «оплата картой»): when it
+gets suggestions, the bot asks which part of the topic, not «no exact answer»."""
 
 
 class FaqLookup(Protocol):
@@ -341,6 +344,8 @@ class QuestionFlow(Flow):
             # «ужасная доставка» is a complaint first: feedback leads, the entries follow.
             feedback = [turn.button("menu.feedback", FEEDBACK)]
             turn.say(turn.t("question.unhappy_suggest"), feedback, *rows)
+        elif len(normalized(turn.text).split()) <= TOPIC_WORDS:
+            turn.say(turn.t("question.clarify"), *rows)
         else:
             turn.say(turn.t("question.suggest"), *rows)
         return tuple(offered)

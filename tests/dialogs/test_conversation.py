@@ -396,6 +396,24 @@ async def test_a_suggestion_the_shopper_picks_is_kept_with_their_question(
     assert [g.text for g in gaps] == [question]  # `faq gaps` joins the two by their text
 
 
+async def test_a_bare_topic_is_asked_about_not_called_unanswerable(
+    make_settings: SettingsFactory, start_app
+) -> None:
+    # «магазин доставка» names topics, not a question: «no exact answer» would be odd, so
+    # the bot asks which one it is about, with the same buttons.
+    app = await _app(make_settings, start_app)
+    shopper = WebChatShopper(app.client)
+
+    topic = await shopper.send("Магазин, доставка?")
+    question = await shopper.send("магазин рядом с домом и доставка")
+
+    assert texts_of(topic) == "Что именно вас интересует?"
+    assert {"Сколько стоит доставка?", "Во сколько открываются магазины?"} <= set(
+        buttons_of(topic)
+    )
+    assert "Возможно, вы имели в виду" in texts_of(question)
+
+
 async def test_only_a_tap_on_the_last_questions_suggestions_is_a_pick(
     make_settings: SettingsFactory, start_app
 ) -> None:
