@@ -62,7 +62,7 @@ async def test_an_unsure_question_offers_entries_and_a_tap_answers(page: Page, b
 
     await chat.say("карта")  # a loyalty card, a card payment, card points?
 
-    await expect(chat.bot_said("Возможно, вы имели в виду").last).to_be_visible()
+    await expect(chat.bot_said("Что именно вас интересует?").last).to_be_visible()
     await expect(chat.button("Как получить карту лояльности?")).to_be_enabled()
     await expect(chat.button("👤 Позвать оператора")).to_be_enabled()
 
