@@ -63,7 +63,7 @@ RATED = "rated"
 """Conversation data: the entries rated since they were last answered (the newest last)."""
 MAX_RATED = 20
 SUGGESTED = "suggested"
-"""Conversation data: the last question, if it got suggestions, and the entries offered."""
+"""Conversation data: the last question, if it got suggestions, the entries offered and when."""
 ANSWERED = "answered"
 """Conversation data: the last question answered, its entry and when (a follow-up's context)."""
 FOLLOW_UP_WORDS = 6
@@ -114,7 +114,7 @@ class QuestionFlow(Flow):
             return False
         # A tap on an older question's suggestion does not say what this one meant; and a
         # follow-up leans only on the question right before it, if that one was answered.
-        turn.data.pop(SUGGESTED, None)
+        suggested = turn.data.pop(SUGGESTED, None)
         answered = turn.data.pop(ANSWERED, None)
         if len(turn.text) > self._max_length:
             turn.data["last_question"] = turn.text[:500]  # what a person asked for now sees
@@ -128,7 +128,7 @@ class QuestionFlow(Flow):
         result = await asyncio.to_thread(self._faq.match, turn.text, turn.language)
         asked = turn.text
         if result.outcome in (Outcome.SUGGEST, Outcome.FALLBACK):
-            result, asked = await self._in_context(turn, result, answered)
+            result, asked = await self._in_context(turn, result, answered, suggested)
         if result.outcome is Outcome.SMALLTALK:
             turn.say(turn.t(f"smalltalk.{_smalltalk_key(result.smalltalk)}"), *menu_rows(turn))
         elif result.outcome is Outcome.ANSWER and result.matches:
@@ -154,42 +154,58 @@ class QuestionFlow(Flow):
         return True
 
     async def _in_context(
-        self, turn: Turn, alone: MatchResult, answered: object
+        self, turn: Turn, alone: MatchResult, answered: object, suggested: object
     ) -> tuple[MatchResult, str]:
-        """A short question the FAQ cannot answer alone, read with the last one answered.
+        """A short message the FAQ cannot answer alone, read with the question before it.
 
-        «а в воскресенье?» right after «во сколько открываетесь» means opening hours on
-        Sunday. Only a message that opens like a follow-up («а …», «и …», "and …", "what
-        about …") right after an answer is one: «спасибо продавцу Марине» after an answer
-        about spoiled food is not about spoiled food. Read together, the two are answered
-        when the follow-up itself points, if only faintly, at the entry they answer (it is
-        among its closest entries): «а парковка есть?» after delivery cost points elsewhere
-        and stays unanswered rather than getting the delivery answer again. Returns the
-        result and the question it answers: the earlier question, so a second follow-up
-        («а в субботу?») is read with it too, not with a chain of everything asked since.
+        Two kinds. A follow-up to an answer: «а в воскресенье?» right after «во сколько
+        открываетесь» means opening hours on Sunday. Only a message that opens like one
+        («а …», «и …», "and …", "what about …") is: «спасибо продавцу Марине» after an
+        answer about spoiled food is not about spoiled food. And a reply to suggestions:
+        «доставка» got «Что именно вас интересует?» with three delivery entries, and the
+        shopper types «сколько стоит» instead of tapping; it may open any way, but only an
+        offered entry can be its answer. Either way the two are read together and answered
+        when the short message itself points, if only faintly, at that entry (it is among
+        its own closest ones): «а парковка есть?» after delivery cost points elsewhere and
+        stays unanswered rather than getting the delivery answer again. Returns the result
+        and the question it answers: after an answer, the earlier question, so a second
+        follow-up («а в субботу?») is read with it too, not with a chain of everything
+        asked since; after suggestions, the two together, the first question answered.
         """
-        own = (alone, turn.text)
         said = normalized(turn.text)
-        if (
-            not isinstance(answered, dict)
-            or len(said.split()) > FOLLOW_UP_WORDS
-            or not said.startswith(FOLLOW_UP_OPENINGS)
-        ):
-            return own
+        if len(said.split()) > FOLLOW_UP_WORDS:
+            return alone, turn.text
+        nearby = {match.entry_id for match in alone.matches}
+        if isinstance(answered, dict) and said.startswith(FOLLOW_UP_OPENINGS):
+            earlier = str(answered.get("question", ""))
+            found = await self._read_with(turn, answered, earlier, nearby)
+            if found is not None:
+                return found, earlier
+        if isinstance(suggested, dict):
+            offered = {str(entry_id) for entry_id in suggested.get("ids", ())}
+            earlier = str(suggested.get("question", ""))
+            found = await self._read_with(turn, suggested, earlier, nearby & offered)
+            if found is not None:
+                return found, f"{earlier} {turn.text}"
+        return alone, turn.text
+
+    async def _read_with(
+        self, turn: Turn, before: dict[str, object], earlier: str, allowed: set[str]
+    ) -> MatchResult | None:
+        """The answer to `earlier` and this message together, if it is one of `allowed` and
+        `before` (an answer or suggestions) is recent enough to be what the message means."""
         try:
-            at = datetime.fromisoformat(str(answered["at"]))
+            at = datetime.fromisoformat(str(before["at"]))
         except (KeyError, ValueError):
-            return own
-        if not timedelta(0) <= turn.now - at <= FOLLOW_UP_WITHIN:
-            return own
-        earlier = str(answered.get("question", ""))
+            return None
+        if not allowed or not timedelta(0) <= turn.now - at <= FOLLOW_UP_WITHIN:
+            return None
         together = f"{earlier} {turn.text}"
         result = await asyncio.to_thread(self._faq.match, together, turn.language)
-        nearby = {match.entry_id for match in alone.matches}
-        if result.outcome is Outcome.ANSWER and result.matches[0].entry_id in nearby:
+        if result.outcome is Outcome.ANSWER and result.matches[0].entry_id in allowed:
             turn.data["last_question"] = together[:500]  # what a person asked for now sees
-            return result, earlier
-        return own
+            return result
+        return None
 
     def _answer(self, turn: Turn, result: MatchResult, asked: str) -> None:
         """A confident answer; a sibling nearly as close goes under it, as a close call.
@@ -213,7 +229,7 @@ class QuestionFlow(Flow):
             ][: max(room, 0)]
         if self._answer_by_id(turn, answered, siblings) and siblings:
             offered = tuple(other.id for other in siblings)
-            turn.data[SUGGESTED] = {"question": turn.text, "ids": list(offered)}
+            _remember_suggested(turn, turn.text, offered)
             # The answer given goes first: content staff see which two entries were close.
             self._unanswered(turn, CLOSE_CALL, (answered, *offered))
 
@@ -283,7 +299,7 @@ class QuestionFlow(Flow):
             return []
         question = str(answered["question"])
         ids = tuple(entry.id for entry in offered)
-        turn.data[SUGGESTED] = {"question": question, "ids": list(ids)}
+        _remember_suggested(turn, question, ids)
         if first:
             self._unanswered(turn, UNHELPFUL, (entry_id, *ids), text=question)
         return [
@@ -338,7 +354,7 @@ class QuestionFlow(Flow):
                 rows.append([Button(text=label, payload=PICK_PREFIX + entry.id)])
                 offered.append(entry.id)
         # The whole question, as the unanswered record keeps it: `faq gaps` joins them by text.
-        turn.data[SUGGESTED] = {"question": turn.text, "ids": offered}
+        _remember_suggested(turn, turn.text, offered)
         rows.append([turn.button("menu.handoff", HANDOFF)])
         if sounds_unhappy(turn.text):
             # «ужасная доставка» is a complaint first: feedback leads, the entries follow.
@@ -395,6 +411,12 @@ def _remember_answer(turn: Turn, question: str, entry_id: str, others: Sequence[
         "at": turn.now.isoformat(),
         "others": list(others),
     }
+
+
+def _remember_suggested(turn: Turn, question: str, ids: Sequence[str]) -> None:
+    """Keep the entries just offered for a question: a tap on one is a pick, and a short typed
+    reply («сколько стоит») may be choosing among them."""
+    turn.data[SUGGESTED] = {"question": question, "ids": list(ids), "at": turn.now.isoformat()}
 
 
 def _smalltalk_key(kind: str | None) -> str:

@@ -726,6 +726,29 @@ async def test_a_short_question_long_after_an_answer_is_read_on_its_own(
     assert "с 8:00 до 23:00" not in texts_of(later)
 
 
+async def test_a_short_reply_to_suggestions_chooses_among_them(
+    make_settings: SettingsFactory, start_app, clock
+) -> None:
+    # «магазин доставка» gets buttons; the shopper types «бесплатно?» instead of tapping.
+    # Alone it is too little to answer; with the question before it, it is delivery cost.
+    app = await _app(make_settings, start_app, clock)
+    shopper = WebChatShopper(app.client)
+    await shopper.send("магазин доставка")
+
+    reply = await shopper.send("бесплатно?")
+    again = await shopper.send("бесплатно?")  # no suggestions right before it: on its own
+
+    assert "Доставка от 2000" in texts_of(reply)
+    assert "Доставка от 2000" not in texts_of(again)
+    await shopper.send("магазин доставка")
+    other = await shopper.send("парковка есть?")  # points at none of the offered entries
+    assert "Доставка от 2000" not in texts_of(other)
+    await shopper.send("магазин доставка")
+    clock.advance(16 * 60)
+    late = await shopper.send("бесплатно?")
+    assert "Доставка от 2000" not in texts_of(late)
+
+
 @pytest.mark.parametrize(
     ("language", "text"),
     [("ru", "/help"), ("ru", "что ты умеешь?"), ("ru", "Ты бот?"), ("en", "what can you do")],
