@@ -74,7 +74,7 @@ FOLLOW_UP_OPENINGS = ("а ", "и ", "ну а ", "and ", "what about ", "how abou
 """How a follow-up opens: «а в воскресенье?», "and on saturday?"."""
 TOPIC_WORDS = 2
 """A message this short names a topic, not a question («доставка», «оплата картой»): when it
-gets suggestions, the bot asks which part of the topic, not «no exact answer»."""
+gets several suggestions, the bot asks which part of the topic, not «no exact answer»."""
 
 
 class FaqLookup(Protocol):
@@ -360,7 +360,7 @@ class QuestionFlow(Flow):
             # «ужасная доставка» is a complaint first: feedback leads, the entries follow.
             feedback = [turn.button("menu.feedback", FEEDBACK)]
             turn.say(turn.t("question.unhappy_suggest"), feedback, *rows)
-        elif len(normalized(turn.text).split()) <= TOPIC_WORDS:
+        elif len(offered) > 1 and len(normalized(turn.text).split()) <= TOPIC_WORDS:
             turn.say(turn.t("question.clarify"), *rows)
         else:
             turn.say(turn.t("question.suggest"), *rows)

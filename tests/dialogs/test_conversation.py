@@ -406,12 +406,15 @@ async def test_a_bare_topic_is_asked_about_not_called_unanswerable(
 
     topic = await shopper.send("Магазин, доставка?")
     question = await shopper.send("магазин рядом с домом и доставка")
+    one = await shopper.send("время работы")  # a single entry offered: nothing to choose
 
     assert texts_of(topic) == "Что именно вас интересует?"
     assert {"Сколько стоит доставка?", "Во сколько открываются магазины?"} <= set(
         buttons_of(topic)
     )
     assert "Возможно, вы имели в виду" in texts_of(question)
+    assert "Возможно, вы имели в виду" in texts_of(one)
+    assert buttons_of(one) == ["Во сколько открываются магазины?", "👤 Позвать оператора"]
 
 
 async def test_only_a_tap_on_the_last_questions_suggestions_is_a_pick(
