@@ -1,11 +1,12 @@
 """FAQ quality: correct / wrong / unanswered / suggested per chain and case set.
 
 Run: python benchmarks/faq_quality.py [--failures] [--chain NAME]
-Ten FAQs: the shipped supermarket (`config/faq`, cases in `tests/faq/cases`) and nine
+Thirteen FAQs: the shipped supermarket (`config/faq`, cases in `tests/faq/cases`) and twelve
 other chains written only for testing (`tests/faq/chains/<chain>/{faq,cases}`: pizza, home
 goods, and pharmacy, the last written after the method of the others was settled, then
 electronics and fashion, written on 2026-12-04, and a pet store, cosmetics, a bookstore and
-sporting goods, written on 2026-12-05, by writers who never saw the matcher), so the
+sporting goods, written on 2026-12-05, then optics, children's goods and auto parts, written
+after the thresholds of 2026-12-05 were chosen, all by writers who never saw the matcher), so the
 numbers say whether the method generalises rather than fits one FAQ. Compares the full
 matcher, the lexical stage alone and plain rapidfuzz (`process.extractOne` with WRatio over
 all phrasings: answer at ≥ 85, suggest at ≥ 70). The *_holdout sets were never used for
@@ -44,6 +45,9 @@ CHAINS = {
     "cosmetics": (CHAINS_DIR / "cosmetics" / "faq", CHAINS_DIR / "cosmetics" / "cases"),
     "bookstore": (CHAINS_DIR / "bookstore" / "faq", CHAINS_DIR / "bookstore" / "cases"),
     "sports": (CHAINS_DIR / "sports" / "faq", CHAINS_DIR / "sports" / "cases"),
+    "optics": (CHAINS_DIR / "optics" / "faq", CHAINS_DIR / "optics" / "cases"),
+    "toys": (CHAINS_DIR / "toys" / "faq", CHAINS_DIR / "toys" / "cases"),
+    "autoparts": (CHAINS_DIR / "autoparts" / "faq", CHAINS_DIR / "autoparts" / "cases"),
 }
 SETS = ("ru_dev", "en_dev", "ru_holdout", "en_holdout")
 TUNED = ("supermarket", "pizza", "homegoods")
