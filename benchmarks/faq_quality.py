@@ -8,7 +8,8 @@ electronics and fashion, written on 2026-12-04, and a pet store, cosmetics, a bo
 sporting goods, written on 2026-12-05, then optics, children's goods and auto parts, written
 after the thresholds of 2026-12-05 were chosen, all by writers who never saw the matcher), so the
 numbers say whether the method generalises rather than fits one FAQ. Compares the full
-matcher, the lexical stage alone and plain rapidfuzz (`process.extractOne` with WRatio over
+matcher, the same with the shipped phrasebook (`config/phrasebook`, off by default), the
+lexical stage alone and plain rapidfuzz (`process.extractOne` with WRatio over
 all phrasings: answer at ≥ 85, suggest at ≥ 70). The *_holdout sets were never used for
 tuning, and `--failures` lists failing cases of the *_dev sets only.
 """
@@ -33,6 +34,7 @@ from faq.semantic import EmbeddingCache, load_encoder
 from faq.settings import MatcherSettings
 
 ROOT = Path(__file__).resolve().parents[1]
+PHRASEBOOK = ROOT / "config" / "phrasebook"
 CHAINS_DIR = ROOT / "tests" / "faq" / "chains"
 CHAINS = {
     "supermarket": (ROOT / "config" / "faq", ROOT / "tests" / "faq" / "cases"),
@@ -88,9 +90,11 @@ def main() -> None:
     parser.add_argument("--chain", choices=sorted(CHAINS), action="append")
     parser.add_argument("--failures", action="store_true", help="print failing dev cases")
     args = parser.parse_args()
-    settings = MatcherSettings()
+    settings = MatcherSettings()  # what `otklik run` uses
+    lending = MatcherSettings(phrasebook=PHRASEBOOK)  # the same with the shipped phrasebook
     normalizer = Normalizer()
     encoder = load_encoder(settings.encoder)
+    cache = EmbeddingCache(encoder, settings.encoder)  # the phrasebook's wordings, once
     print(
         f"{'chain':<12} {'set':<11} {'method':<16} {'cases':>5} {'correct':>8} {'wrong':>7} "
         f"{'unanswered':>11} {'suggested':>10}"
@@ -99,9 +103,11 @@ def main() -> None:
     for chain in args.chain or CHAINS:
         faq_dir, cases_dir = CHAINS[chain]
         faq = load_faq(faq_dir)
-        cache = EmbeddingCache(encoder, settings.encoder)
         methods: dict[str, Callable[[str], MatchResult]] = {
             "matcher": FaqMatcher(faq, settings, normalizer=normalizer, embeddings=cache).match,
+            "with phrasebook": FaqMatcher(
+                faq, lending, normalizer=normalizer, embeddings=cache
+            ).match,
             "lexical only": FaqMatcher(
                 faq, MatcherSettings(semantic=False), normalizer=normalizer
             ).match,

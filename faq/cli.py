@@ -64,13 +64,19 @@ def check(ctx: click.Context, directory: Path | None, lexical_only: bool) -> Non
     path = _path(ctx, directory)
     settings = _settings(ctx, lexical_only)
     languages = ctx.meta.get(LANGUAGES_KEY)
-    report = check_faq(
-        path,
-        lambda loaded: _matcher(loaded, settings),
-        languages=languages() if languages is not None else None,
-    )
+    built: list[FaqMatcher] = []
+
+    def build(loaded: Faq) -> FaqMatcher:
+        built.append(_matcher(loaded, settings))
+        return built[-1]
+
+    report = check_faq(path, build, languages=languages() if languages is not None else None)
     for problem in report.problems:
         click.echo(f"{problem.severity.value}: {problem}", err=True)
+    for loan in built[-1].loans if built else ():
+        click.echo(
+            f"phrasebook: '{loan.topic}' lent to '{loan.entry}' ({loan.phrasings} wordings)"
+        )
     click.echo(
         f"{path}: {len(report.faq)} entries, {report.faq.phrasing_count} phrasings — "
         f"{len(report.errors)} errors, {len(report.warnings)} warnings"
@@ -281,7 +287,7 @@ def _matcher(faq: Faq, settings: MatcherSettings) -> FaqMatcher:
     """The matcher, or a one-line error (exit 1) when its encoder cannot be loaded."""
     try:
         return FaqMatcher(faq, settings)
-    except EncoderError as error:
+    except (EncoderError, FaqError) as error:  # FaqError: a broken phrasebook
         click.echo(f"error: {error}", err=True)
         sys.exit(1)
 

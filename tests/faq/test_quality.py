@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from config.settings import Settings
 from faq.evaluation import Report, evaluate, load_cases
 from faq.loader import load_faq
 from faq.matcher import FaqMatcher
@@ -99,15 +100,15 @@ FLOORS = {
 
 
 @pytest.fixture(scope="module")
-def matchers(
-    normalizer: Normalizer, encoder: UniversalSentenceEncoder, matcher: FaqMatcher
-) -> dict[str, FaqMatcher]:
-    built = {"supermarket": matcher}
-    for chain, (folder, _) in SOURCES.items():
-        if chain not in built:
-            cache = EmbeddingCache(encoder, encoder.name)
-            built[chain] = FaqMatcher(load_faq(folder), normalizer=normalizer, embeddings=cache)
-    return built
+def matchers(normalizer: Normalizer, encoder: UniversalSentenceEncoder) -> dict[str, FaqMatcher]:
+    # The settings the bot runs with (the shipped phrasebook included), one shared cache:
+    # the phrasebook's wordings are encoded once for all thirteen chains.
+    settings = Settings().faq.matcher
+    cache = EmbeddingCache(encoder, encoder.name)
+    return {
+        chain: FaqMatcher(load_faq(folder), settings, normalizer=normalizer, embeddings=cache)
+        for chain, (folder, _) in SOURCES.items()
+    }
 
 
 @pytest.mark.parametrize(("chain", "name"), sorted(FLOORS))

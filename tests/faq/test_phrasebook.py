@@ -1,0 +1,231 @@
+"""The phrasebook: common retail wordings lent to the FAQ entry that clearly answers them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from bots.cli import _attach_optional_groups, cli
+from config.settings import Settings
+from faq.loader import FaqError, load_faq
+from faq.matcher import FaqMatcher, Outcome
+from faq.normalizer import Normalizer
+from faq.phrasebook import PhrasebookError, load_phrasebook
+from faq.semantic import EmbeddingCache, UniversalSentenceEncoder
+from faq.service import FaqService
+from faq.settings import MatcherSettings
+from tests.faq.conftest import ROOT, write
+
+FAQ = """\
+- id: store-hours
+  questions: [Во сколько открываются магазины?, Режим работы магазина]
+  answer: С 8:00 до 23:00 без выходных.
+- id: holiday-hours
+  questions: [Как вы работаете в праздники?, Работаете ли вы 1 января?]
+  answer: 31 декабря до 18:00, 1 января закрыто.
+- id: delivery-cost
+  questions: [Сколько стоит доставка?]
+  answer: Доставка стоит 199 ₽, от 2000 ₽ бесплатно.
+- id: jobs
+  questions: [Есть ли у вас вакансии?]
+  answer: Вакансии на сайте.
+"""
+
+BOOK = """\
+- topic: store-hours
+  phrasings:
+    - режим работы
+    - часы работы магазина
+    - во сколько открываетесь утром
+    - во сколько закрывается магазин
+    - когда вы открываетесь
+    - до скольки открыт магазин
+    - магазин в воскресенье работает
+    - вы сейчас открыты
+    - вы 1 января работаете
+- topic: parking
+  phrasings:
+    - есть ли парковка
+    - где поставить машину
+    - парковка бесплатная
+    - можно ли припарковаться у магазина
+"""
+
+
+@pytest.fixture
+def cache(encoder: UniversalSentenceEncoder) -> EmbeddingCache:
+    return EmbeddingCache(encoder, encoder.name)
+
+
+def _matchers(
+    tmp_path: Path, normalizer: Normalizer, cache: EmbeddingCache
+) -> tuple[FaqMatcher, FaqMatcher]:
+    write(tmp_path / "faq", "faq.yaml", FAQ)
+    write(tmp_path / "book", "ru.yaml", BOOK)
+    faq = load_faq(tmp_path / "faq")
+    plain = FaqMatcher(faq, MatcherSettings(), normalizer=normalizer, embeddings=cache)
+    lent = FaqMatcher(
+        faq,
+        MatcherSettings(phrasebook=tmp_path / "book"),
+        normalizer=normalizer,
+        embeddings=cache,
+    )
+    return plain, lent
+
+
+def test_a_wording_only_the_phrasebook_knows_gets_the_answer(
+    tmp_path: Path, normalizer: Normalizer, cache: EmbeddingCache
+) -> None:
+    plain, lent = _matchers(tmp_path, normalizer, cache)
+
+    assert plain.match("вы щас открыты??").outcome is Outcome.FALLBACK
+    result = lent.match("вы щас открыты??")
+    assert result.outcome is Outcome.ANSWER
+    assert result.matches[0].entry_id == "store-hours"
+    assert [(loan.topic, loan.entry) for loan in lent.loans] == [("store-hours", "store-hours")]
+
+
+def test_a_wording_the_faq_gives_another_entry_stays_with_it(
+    tmp_path: Path, normalizer: Normalizer, cache: EmbeddingCache
+) -> None:
+    # The topic «store hours» went to store-hours, but this chain answers 1 January apart.
+    _, lent = _matchers(tmp_path, normalizer, cache)
+
+    result = lent.match("вы 1 января работаете?")
+
+    assert result.outcome is Outcome.ANSWER
+    assert result.matches[0].entry_id == "holiday-hours"
+    assert lent.loans[0].phrasings == 8  # of nine: the 1 January wording was not lent
+
+
+def test_a_topic_the_faq_does_not_answer_is_not_lent(
+    tmp_path: Path, normalizer: Normalizer, cache: EmbeddingCache
+) -> None:
+    # No entry is about parking: its wordings scatter over the entries, none takes them.
+    _, lent = _matchers(tmp_path, normalizer, cache)
+
+    assert all(loan.topic != "parking" for loan in lent.loans)
+    assert lent.match("парковка есть?").outcome is not Outcome.ANSWER
+
+
+def test_files_are_merged_by_topic(tmp_path: Path) -> None:
+    write(tmp_path, "en.yaml", "- topic: jobs\n  phrasings: [any vacancies?, job openings]\n")
+    write(tmp_path, "ru.yaml", "- topic: jobs\n  phrasings: [вакансии есть?]\n")
+
+    (topic,) = load_phrasebook(tmp_path)
+
+    assert topic.id == "jobs"
+    assert topic.phrasings == ("any vacancies?", "job openings", "вакансии есть?")
+
+
+@pytest.mark.parametrize(
+    ("text", "where", "says"),
+    [
+        ("- topic: jobs\n  phrasings: [a, b\n", "book.yaml:3", "not valid YAML"),
+        ("- topic: jobs\n", "book.yaml:1", "topic 'jobs' has no phrasings"),
+        ("- phrasings: [a]\n", "book.yaml:1", "a topic without its id"),
+        ("- topic: jobs\n  phrasings:\n    - ok\n    - ''\n", "book.yaml:4", "empty"),
+        ("topic: jobs\n", "book.yaml:1", "expected a list of topics"),
+    ],
+)
+def test_a_broken_file_is_named_with_its_line(
+    tmp_path: Path, text: str, where: str, says: str
+) -> None:
+    write(tmp_path, "book.yaml", text)
+
+    with pytest.raises(PhrasebookError) as raised:
+        load_phrasebook(tmp_path)
+
+    assert str(raised.value).startswith(f"{tmp_path / where}: ")
+    assert says in str(raised.value)
+
+
+def test_a_broken_phrasebook_stops_the_faq_from_loading(
+    tmp_path: Path, normalizer: Normalizer, cache: EmbeddingCache
+) -> None:
+    # Start-up fails loudly, as for a broken FAQ file; while the bot runs, the same error
+    # keeps the last good FAQ serving (FaqService treats every FaqError so).
+    write(tmp_path / "faq", "faq.yaml", FAQ)
+    write(tmp_path / "book", "ru.yaml", "- topic: jobs\n")
+    service = FaqService(
+        tmp_path / "faq",
+        MatcherSettings(phrasebook=tmp_path / "book"),
+        normalizer=normalizer,
+        embeddings=cache,
+    )
+
+    with pytest.raises(FaqError, match=r"ru\.yaml:1: topic 'jobs' has no phrasings"):
+        service.load()
+
+
+def test_a_phrasebook_broken_while_the_bot_runs_keeps_the_last_good_faq(
+    tmp_path: Path, normalizer: Normalizer, cache: EmbeddingCache
+) -> None:
+    write(tmp_path / "faq", "faq.yaml", FAQ)
+    write(tmp_path / "book", "ru.yaml", BOOK)
+    service = FaqService(
+        tmp_path / "faq",
+        MatcherSettings(phrasebook=tmp_path / "book"),
+        normalizer=normalizer,
+        embeddings=cache,
+    )
+    service.load()
+    write(tmp_path / "book", "ru.yaml", "- topic: jobs\n")
+    write(tmp_path / "faq", "faq.yaml", FAQ.replace("199 ₽", "249 ₽"))
+
+    assert service.reload_if_changed() is False
+    assert service.match("вы щас открыты??").matches[0].entry_id == "store-hours"
+    assert "199 ₽" in service.faq.entries["delivery-cost"].answer_for("ru")
+
+
+def test_the_shipped_phrasebook_lends_the_obvious_topics_to_the_shipped_faq(
+    normalizer: Normalizer, cache: EmbeddingCache
+) -> None:
+    assert Settings().faq.matcher.phrasebook is None  # off until it answers no more wrongly
+
+    matcher = FaqMatcher(
+        load_faq(ROOT / "config" / "faq"),
+        MatcherSettings(phrasebook=ROOT / "config" / "phrasebook"),
+        normalizer=normalizer,
+        embeddings=cache,
+    )
+
+    lent = {loan.topic: loan.entry for loan in matcher.loans}
+    assert lent["store-hours"] == "store-hours"
+    assert lent["jobs"] == "jobs"
+    assert lent["promo-code"] == "promo-code"
+
+
+def test_faq_check_says_which_topics_went_to_which_entries(tmp_path: Path) -> None:
+    write(tmp_path / "faq", "faq.yaml", FAQ)
+    write(tmp_path / "book", "ru.yaml", BOOK)
+    _attach_optional_groups()  # as `otklik` does: the phrasebook comes from its settings
+
+    result = CliRunner().invoke(
+        cli,
+        ["faq", "check", str(tmp_path / "faq")],
+        env={"OTKLIK_FAQ__MATCHER__PHRASEBOOK": str(tmp_path / "book")},
+    )
+
+    assert result.exit_code == 0, result.output
+    assert "phrasebook: 'store-hours' lent to 'store-hours' (8 wordings)" in result.output
+    assert "'parking'" not in result.output
+
+
+def test_faq_commands_name_a_broken_phrasebook_in_one_line(tmp_path: Path) -> None:
+    write(tmp_path / "faq", "faq.yaml", FAQ)
+    write(tmp_path / "book", "ru.yaml", "- topic: jobs\n")
+    _attach_optional_groups()
+
+    result = CliRunner().invoke(
+        cli,
+        ["faq", "ask", "--faq", str(tmp_path / "faq"), "режим работы"],
+        env={"OTKLIK_FAQ__MATCHER__PHRASEBOOK": str(tmp_path / "book")},
+    )
+
+    assert result.exit_code == 1
+    assert f"error: {tmp_path / 'book' / 'ru.yaml'}:1: topic 'jobs' has no phrasings" in (
+        result.output
+    )
