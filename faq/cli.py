@@ -75,7 +75,8 @@ def check(ctx: click.Context, directory: Path | None, lexical_only: bool) -> Non
         click.echo(f"{problem.severity.value}: {problem}", err=True)
     for loan in built[-1].loans if built else ():
         click.echo(
-            f"phrasebook: '{loan.topic}' lent to '{loan.entry}' ({loan.phrasings} wordings)"
+            f"phrasebook: '{loan.topic}' lent to '{loan.entry}' ({loan.phrasings} wordings): "
+            f"{loan.share:.0%} of the topic ranked it first, {loan.answered:.0%} answered"
         )
     click.echo(
         f"{path}: {len(report.faq)} entries, {report.faq.phrasing_count} phrasings — "

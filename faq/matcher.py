@@ -202,8 +202,8 @@ class FaqMatcher:
             guard=s.phrasebook_guard,
         )
         self.loans = tuple(
-            Loan(topics[topic].id, self.ids[entry], len(lent), share, part)
-            for topic, entry, lent, share, part in chosen
+            Loan(topics[topic].id, self.ids[entry], len(indices), share, part)
+            for topic, entry, indices, share, part in chosen
         )
         lent = sorted((entry, index) for _, entry, indices, _, _ in chosen for index in indices)
         if not lent:
@@ -321,17 +321,7 @@ class FaqMatcher:
         embedding comes from the phrasing cache when it is there (`match_listed`).
         """
         s = self.settings
-        if without is None:
-            lexical = self._lexical(words, lemmas, language)
-        else:
-            per_phrasing = self.lexical.scores(words, lemmas, language)
-            per_phrasing[without[1]] = 0.0
-            questions = np.zeros(len(self.ids), dtype=np.float64)
-            np.maximum.at(questions, self.lexical.entry_of, per_phrasing)
-            answers = self.answers.entry_scores(words, lemmas, language)
-            lexical = (1 - s.lexical_answer_weight) * questions + (
-                s.lexical_answer_weight * answers
-            )
+        lexical = self._lexical(words, lemmas, language, None if without is None else without[1])
         if (
             self._vectors is None
             or self._sums is None
@@ -347,10 +337,21 @@ class FaqMatcher:
         return Scores(lexical, semantic, combined)
 
     def _lexical(
-        self, words: tuple[str, ...], lemmas: tuple[str, ...], language: str
+        self,
+        words: tuple[str, ...],
+        lemmas: tuple[str, ...],
+        language: str,
+        without: int | None = None,
     ) -> NDArray[np.float64]:
+        """The lexical stage's per-entry scores; `without` is a phrasing left out."""
         s = self.settings
-        questions = self.lexical.entry_scores(words, lemmas, language)
+        if without is None:
+            questions = self.lexical.entry_scores(words, lemmas, language)
+        else:
+            per_phrasing = self.lexical.scores(words, lemmas, language)
+            per_phrasing[without] = 0.0
+            questions = np.zeros(len(self.ids), dtype=np.float64)
+            np.maximum.at(questions, self.lexical.entry_of, per_phrasing)
         answers = self.answers.entry_scores(words, lemmas, language)
         lexical: NDArray[np.float64] = (
             1 - s.lexical_answer_weight

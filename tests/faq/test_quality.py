@@ -101,8 +101,8 @@ FLOORS = {
 
 @pytest.fixture(scope="module")
 def matchers(normalizer: Normalizer, encoder: UniversalSentenceEncoder) -> dict[str, FaqMatcher]:
-    # The settings the bot runs with (the shipped phrasebook included), one shared cache:
-    # the phrasebook's wordings are encoded once for all thirteen chains.
+    # The settings the bot runs with (the phrasebook is off by default; `faq_quality.py`
+    # measures it), one embedding cache shared by all thirteen chains.
     settings = Settings().faq.matcher
     cache = EmbeddingCache(encoder, encoder.name)
     return {
