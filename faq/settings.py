@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 __all__ = ["MatcherSettings"]
 
@@ -88,3 +89,13 @@ class MatcherSettings(BaseModel):
         None,
         description="where to keep embeddings and word analyses between runs (off if unset)",
     )
+
+    @field_validator("phrasebook", "cache_dir", mode="before")
+    @classmethod
+    def _unset(cls, value: Any) -> Any:
+        """`off`, `none` or `null` (any case) leave the folder unset: an environment variable
+        can only say it in words (`OTKLIK_FAQ__MATCHER__PHRASEBOOK=off`), and `Path("off")` or
+        `Path("")` (the working folder) would be read as a folder instead."""
+        if isinstance(value, str) and value.strip().lower() in {"", "none", "null", "off"}:
+            return None
+        return value

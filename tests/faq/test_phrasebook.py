@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from bots.cli import _attach_optional_groups, cli
-from config.settings import Settings
+from config.settings import Settings, load_settings
 from faq.loader import FaqError, load_faq
 from faq.matcher import FaqMatcher, Outcome
 from faq.normalizer import Normalizer
@@ -178,6 +178,16 @@ def test_a_phrasebook_broken_while_the_bot_runs_keeps_the_last_good_faq(
     assert service.reload_if_changed() is False
     assert service.match("вы щас открыты??").matches[0].entry_id == "store-hours"
     assert "199 ₽" in service.faq.entries["delivery-cost"].answer_for("ru")
+
+
+@pytest.mark.parametrize("value", ["off", "none", "null"])
+def test_the_phrasebook_variable_set_to_off_turns_it_off_rather_than_naming_a_folder(
+    value: str,
+) -> None:
+    variable = "OTKLIK_FAQ__MATCHER__PHRASEBOOK"
+    assert load_settings(None, {variable: value}).faq.matcher.phrasebook is None
+    on = load_settings(None, {variable: "config/phrasebook"})
+    assert on.faq.matcher.phrasebook == Path("config/phrasebook")
 
 
 def test_the_shipped_phrasebook_lends_the_obvious_topics_to_the_shipped_faq(
