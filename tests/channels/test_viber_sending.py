@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer, unused_port
+from aiohttp.test_utils import TestClient, TestServer, get_unused_port_socket, unused_port
 from click.testing import CliRunner
 
 from bots.channel import SendError
@@ -164,11 +164,16 @@ async def test_an_unreachable_api_is_tried_twice_then_start_fails(
 async def test_the_webhook_is_registered_at_start_once_the_server_listens(
     make_settings: SettingsFactory,
 ) -> None:
-    port = unused_port()
+    # The webhook URL must be known before the server starts, so its socket is bound first
+    # and handed over: a port merely found free could be taken (by an outgoing connection's
+    # source port) before the server binds it.
+    held = get_unused_port_socket("127.0.0.1")
+    port = held.getsockname()[1]
     url = f"http://127.0.0.1:{port}/webhooks/viber"
     async with ViberApiStandIn(check_webhook=True) as viber:
         app = build_app(make_settings(**viber.env(VIBER_WEBHOOK_URL=url)), clock=ManualClock())
-        client: TestClient[Any, Any] = TestClient(TestServer(app, port=port))
+        server = TestServer(app, port=port, socket_factory=lambda *_: held)
+        client: TestClient[Any, Any] = TestClient(server)
         await client.start_server()
         try:
             channel = app[SERVICES].channel("viber")
@@ -181,6 +186,7 @@ async def test_the_webhook_is_registered_at_start_once_the_server_listens(
             assert await channel.health() is None
         finally:
             await client.close()
+            held.close()
 
 
 async def test_a_refused_registration_is_retried_and_reported_meanwhile(
