@@ -93,7 +93,7 @@ def main() -> None:
     settings = MatcherSettings()  # what `otklik run` uses
     # The shipped phrasebook with the thresholds chosen for it on the dev sets (README,
     # "The phrasebook, measured"): a chain that accepts 2.2% wrong answers for 59% correct.
-    lending = MatcherSettings(phrasebook=PHRASEBOOK, answer_threshold=0.42, clear_margin=0.2)
+    lending = settings.with_phrasebook(PHRASEBOOK)
     normalizer = Normalizer()
     encoder = load_encoder(settings.encoder)
     cache = EmbeddingCache(encoder, settings.encoder)  # the phrasebook's wordings, once

@@ -90,6 +90,14 @@ class MatcherSettings(BaseModel):
         description="where to keep embeddings and word analyses between runs (off if unset)",
     )
 
+    def with_phrasebook(self, folder: Path) -> MatcherSettings:
+        """These settings lending `folder`'s wordings, with the thresholds chosen for the
+        shipped phrasebook on the dev sets (answer at 0.42, clear margin 0.2; README, "The
+        phrasebook, measured"): one place for the benchmark and the quality test."""
+        return self.model_copy(
+            update={"phrasebook": folder, "answer_threshold": 0.42, "clear_margin": 0.2}
+        )
+
     @field_validator("phrasebook", "cache_dir", mode="before")
     @classmethod
     def _unset(cls, value: Any) -> Any:

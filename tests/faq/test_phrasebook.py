@@ -188,6 +188,10 @@ def test_the_phrasebook_variable_set_to_off_turns_it_off_rather_than_naming_a_fo
     assert load_settings(None, {variable: value}).faq.matcher.phrasebook is None
     on = load_settings(None, {variable: "config/phrasebook"})
     assert on.faq.matcher.phrasebook == Path("config/phrasebook")
+    assert (
+        load_settings(None, {"OTKLIK_FAQ__MATCHER__CACHE_DIR": value}).faq.matcher.cache_dir
+        is None
+    )
 
 
 def test_the_shipped_phrasebook_lends_the_obvious_topics_to_the_shipped_faq(
