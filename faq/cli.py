@@ -80,7 +80,7 @@ def check(ctx: click.Context, directory: Path | None, lexical_only: bool) -> Non
         )
     click.echo(
         f"{path}: {len(report.faq)} entries, {report.faq.phrasing_count} phrasings — "
-        f"{len(report.errors)} errors, {len(report.warnings)} warnings"
+        f"{_counted(len(report.errors), 'error')}, {_counted(len(report.warnings), 'warning')}"
     )
     if report.errors:
         ctx.exit(1)
@@ -262,6 +262,11 @@ def _echo_cluster(cluster: Cluster) -> None:
     if cluster.picked:
         taps = ", ".join(f"{entry} ×{count}" for entry, count in cluster.picked.items())
         click.echo(f"        shoppers picked: {taps} (add these wordings to its questions)")
+
+
+def _counted(count: int, noun: str) -> str:
+    """«1 error», «2 errors», «0 warnings»: the summary line is read by people."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def _path(ctx: click.Context, directory: Path | None) -> Path:

@@ -33,6 +33,20 @@ def test_check_lists_each_problem_with_file_and_line_and_exits_1(tmp_path: Path)
     assert result.exit_code == 1
     assert f"{path}:4: button points to unknown entry 'missing'" in result.output
     assert f"{path}:5: duplicate id 'a'" in result.output
+    assert "2 errors" in result.output
+
+
+def test_check_counts_one_error_in_the_singular(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        "a.yaml",
+        "- id: a\n  questions: [x]\n  answer: y\n- id: a\n  questions: [z]\n  answer: q\n",
+    )
+
+    result = CliRunner().invoke(faq, ["check", str(tmp_path), "--lexical-only"])
+
+    assert result.exit_code == 1
+    assert "— 1 error, 0 warnings" in result.output
 
 
 def test_check_warns_when_two_entries_cannot_be_told_apart(tmp_path: Path) -> None:
@@ -74,7 +88,7 @@ def test_check_warns_when_another_entry_would_take_a_slightly_reworded_question(
         "'delivery-cost' — add questions to 'delivery-time'" in result.output
     )
     assert "store-hours" not in result.output
-    assert "0 errors, 1 warnings" in result.output
+    assert "0 errors, 1 warning" in result.output
 
 
 def test_ask_json_has_the_documented_shape() -> None:
