@@ -37,10 +37,17 @@ import numpy as np
 import yaml
 from numpy.typing import NDArray
 
-from faq.loader import FaqError
+from faq.loader import FaqError, faq_files
 from faq.problems import Problem
 
-__all__ = ["Loan", "PhrasebookError", "Topic", "choose_loans", "load_phrasebook"]
+__all__ = [
+    "Loan",
+    "PhrasebookError",
+    "Topic",
+    "choose_loans",
+    "load_phrasebook",
+    "phrasebook_files",
+]
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -87,9 +94,16 @@ def load_phrasebook(folder: Path) -> tuple[Topic, ...]:
         raise PhrasebookError(
             Problem(str(folder), 0, "no such folder", "create it or set faq.matcher.phrasebook")
         )
-    files = tuple(sorted(folder.glob("*.yaml")))
+    files = phrasebook_files(folder)
     stamps = tuple((str(path), path.stat().st_mtime_ns, path.stat().st_size) for path in files)
     return _load(stamps)
+
+
+def phrasebook_files(folder: Path) -> tuple[Path, ...]:
+    """The files `load_phrasebook` reads, in order, chosen as FAQ files are (an editor's
+    hidden lock file or backup is not one); the FAQ watcher polls them too, so an edit to
+    the phrasebook reloads the FAQ like an edit to the FAQ itself."""
+    return tuple(faq_files(folder)) if folder.is_dir() else ()
 
 
 @functools.lru_cache(maxsize=4)

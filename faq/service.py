@@ -1,8 +1,9 @@
 """What the app holds: the current FAQ and its matcher, reloaded when the files change.
 
 Every worker process runs its own `watch()`; polling (not inotify) works the same on every
-OS, in containers and on network mounts. A poll is a `stat()` per file; contents are only
-hashed when a size or mtime moved, and the FAQ is only rebuilt when the hash changed.
+OS, in containers and on network mounts. A poll is a `stat()` per file (the FAQ's and, when
+one is configured, the phrasebook's); contents are only hashed when a size or mtime moved,
+and the FAQ is only rebuilt when the hash changed.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from faq.loader import FaqError, faq_files, load_faq
 from faq.matcher import FaqMatcher, MatchResult
 from faq.model import Faq, FaqEntry
 from faq.normalizer import Normalizer
+from faq.phrasebook import phrasebook_files
 from faq.semantic import EmbeddingCache, load_encoder
 from faq.settings import MatcherSettings
 
@@ -130,9 +132,17 @@ class FaqService:
             raise RuntimeError("FaqService.load() has not been called")
         return self._current
 
+    def _watched(self) -> list[Path]:
+        """The FAQ's files, then the phrasebook's: content staff may edit either."""
+        files = list(faq_files(self.path)) if self.path.exists() else []
+        book = self.settings.phrasebook
+        if book is not None and book.is_dir():
+            files.extend(phrasebook_files(book))
+        return files
+
     def _stamp_now(self) -> tuple[tuple[str, int, int], ...]:
         stamps: list[tuple[str, int, int]] = []
-        for file in faq_files(self.path) if self.path.exists() else []:
+        for file in self._watched():
             try:
                 status = file.stat()
             except OSError:  # unreadable (a dangling link): its coming and going still counts
@@ -143,7 +153,7 @@ class FaqService:
 
     def _digest_now(self) -> str:
         digest = hashlib.sha256()
-        for file in faq_files(self.path) if self.path.exists() else []:
+        for file in self._watched():
             digest.update(str(file).encode())
             with contextlib.suppress(OSError):
                 digest.update(file.read_bytes())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -120,6 +121,16 @@ def test_files_are_merged_by_topic(tmp_path: Path) -> None:
     assert topic.phrasings == ("any vacancies?", "job openings", "вакансии есть?")
 
 
+def test_an_editors_hidden_lock_file_beside_the_phrasebook_is_not_read(tmp_path: Path) -> None:
+    # Emacs keeps `.#ru.yaml` (a link to nowhere) while a file is being edited.
+    write(tmp_path, "ru.yaml", "- topic: jobs\n  phrasings: [вакансии есть?]\n")
+    (tmp_path / ".#ru.yaml").symlink_to(tmp_path / "nowhere")
+
+    (topic,) = load_phrasebook(tmp_path)
+
+    assert topic.phrasings == ("вакансии есть?",)
+
+
 @pytest.mark.parametrize(
     ("text", "where", "says"),
     [
@@ -178,6 +189,53 @@ def test_a_phrasebook_broken_while_the_bot_runs_keeps_the_last_good_faq(
     assert service.reload_if_changed() is False
     assert service.match("вы щас открыты??").matches[0].entry_id == "store-hours"
     assert "199 ₽" in service.faq.entries["delivery-cost"].answer_for("ru")
+
+
+def _serving(tmp_path: Path, normalizer: Normalizer, cache: EmbeddingCache) -> FaqService:
+    write(tmp_path / "faq", "faq.yaml", FAQ)
+    service = FaqService(
+        tmp_path / "faq",
+        MatcherSettings(phrasebook=tmp_path / "book"),
+        normalizer=normalizer,
+        embeddings=cache,
+    )
+    service.load()
+    return service
+
+
+def test_an_edit_to_the_phrasebook_alone_takes_effect_while_the_bot_runs(
+    tmp_path: Path, normalizer: Normalizer, cache: EmbeddingCache
+) -> None:
+    # Content staff edit the phrasebook as they edit the FAQ: the watcher polls both.
+    parking_only = BOOK[BOOK.index("- topic: parking") :]
+    write(tmp_path / "book", "ru.yaml", parking_only)
+    service = _serving(tmp_path, normalizer, cache)
+    assert service.match("вы щас открыты??").outcome is Outcome.FALLBACK
+
+    write(tmp_path / "book", "ru.yaml", BOOK)
+
+    assert service.reload_if_changed() is True
+    result = service.match("вы щас открыты??")
+    assert result.outcome is Outcome.ANSWER
+    assert result.matches[0].entry_id == "store-hours"
+
+
+def test_a_broken_edit_to_the_phrasebook_alone_is_logged_with_its_file_and_line(
+    tmp_path: Path,
+    normalizer: Normalizer,
+    cache: EmbeddingCache,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    book = write(tmp_path / "book", "ru.yaml", BOOK)
+    service = _serving(tmp_path, normalizer, cache)
+
+    write(tmp_path / "book", "ru.yaml", BOOK + "- topic: jobs\n")
+    with caplog.at_level(logging.ERROR, logger="faq.service"):
+        assert service.reload_if_changed() is False
+
+    line = BOOK.count("\n") + 1  # the topic added at the end
+    assert f"{book}:{line}: topic 'jobs' has no phrasings" in caplog.text
+    assert service.match("вы щас открыты??").matches[0].entry_id == "store-hours"
 
 
 @pytest.mark.parametrize("value", ["off", "none", "null"])
