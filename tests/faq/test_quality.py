@@ -1,13 +1,14 @@
 """Quality floors on every test FAQ and case set, so a regression fails CI.
 
-Thirteen FAQs: the shipped supermarket and twelve other chains (`tests/faq/chains/`), because
-the matcher must work on FAQs it was not written for; the pharmacy, electronics, fashion,
-pet-store, cosmetics, bookstore, sporting-goods, optics, children's-goods and auto-parts
-chains were written after the method was
-settled, as fresh unseen chains (the last nine by writers who never saw the matcher), and
-were measured once before anything was changed. The *_dev sets of the first three chose the
-stage weights, those of the first ten the thresholds (one set of defaults for all); the
-*_holdout sets never chose anything. The floors sit a point or two under what
+Sixteen FAQs: the shipped supermarket and fifteen other chains (`tests/faq/chains/`),
+because the matcher must work on FAQs it was not written for; the pharmacy, electronics,
+fashion, pet-store, cosmetics, bookstore, sporting-goods, optics, children's-goods,
+auto-parts, flower-shop, jewellery and bakery-café chains were written after the method was
+settled, as fresh unseen chains (the last twelve by writers who never saw the matcher), and
+were measured once before anything was changed (the last three after the phrasebook's
+thresholds were chosen, and nothing has been chosen on them). The *_dev sets of the first
+three chose the stage weights, those of the first ten the thresholds (one set of defaults
+for all); the *_holdout sets never chose anything. The floors sit a point or two under what
 `benchmarks/faq_quality.py` and the README report; one case is 2-4 points of a set, so the
 wrong-answer ceilings leave room for about one case.
 """
@@ -41,6 +42,9 @@ SOURCES = {
     "optics": (CHAINS / "optics" / "faq", CHAINS / "optics" / "cases"),
     "toys": (CHAINS / "toys" / "faq", CHAINS / "toys" / "cases"),
     "autoparts": (CHAINS / "autoparts" / "faq", CHAINS / "autoparts" / "cases"),
+    "flowers": (CHAINS / "flowers" / "faq", CHAINS / "flowers" / "cases"),
+    "jewelry": (CHAINS / "jewelry" / "faq", CHAINS / "jewelry" / "cases"),
+    "bakery": (CHAINS / "bakery" / "faq", CHAINS / "bakery" / "cases"),
 }
 FLOORS = {
     # (chain, set): (min correct share, max wrong share)
@@ -96,13 +100,25 @@ FLOORS = {
     ("autoparts", "en_dev"): (0.45, 0.06),
     ("autoparts", "ru_holdout"): (0.40, 0.04),
     ("autoparts", "en_holdout"): (0.66, 0.03),
+    ("flowers", "ru_dev"): (0.52, 0.03),
+    ("flowers", "en_dev"): (0.43, 0.07),
+    ("flowers", "ru_holdout"): (0.49, 0.02),
+    ("flowers", "en_holdout"): (0.43, 0.03),
+    ("jewelry", "ru_dev"): (0.57, 0.05),
+    ("jewelry", "en_dev"): (0.49, 0.04),
+    ("jewelry", "ru_holdout"): (0.42, 0.06),
+    ("jewelry", "en_holdout"): (0.45, 0.05),
+    ("bakery", "ru_dev"): (0.50, 0.05),
+    ("bakery", "en_dev"): (0.37, 0.07),
+    ("bakery", "ru_holdout"): (0.48, 0.04),
+    ("bakery", "en_holdout"): (0.33, 0.05),
 }
 
 
 @pytest.fixture(scope="module")
 def matchers(normalizer: Normalizer, encoder: UniversalSentenceEncoder) -> dict[str, FaqMatcher]:
     # The settings the bot runs with (the phrasebook is off by default; `faq_quality.py`
-    # measures it), one embedding cache shared by all thirteen chains.
+    # measures it), one embedding cache shared by all sixteen chains.
     settings = Settings().faq.matcher
     cache = EmbeddingCache(encoder, encoder.name)
     return {
@@ -124,8 +140,8 @@ def test_quality_floor(matchers: dict[str, FaqMatcher], chain: str, name: str) -
 def test_an_unsure_match_often_offers_the_right_entry_as_a_button(
     matchers: dict[str, FaqMatcher],
 ) -> None:
-    # When the bot is unsure it offers the closest entries as buttons: on all thirteen chains'
-    # held-out sets the expected entry is among them for 33% of all cases (README).
+    # When the bot is unsure it offers the closest entries as buttons: on all sixteen chains'
+    # held-out sets the expected entry is among them for 34% of all cases (README).
     report = Report()
     for chain, (_, cases) in SOURCES.items():
         for name in ("ru_holdout", "en_holdout"):
@@ -138,8 +154,10 @@ def test_an_unsure_match_often_offers_the_right_entry_as_a_button(
 def test_the_phrasebook_with_its_thresholds_answers_more_at_a_wrong_rate_near_the_defaults(
     normalizer: Normalizer, encoder: UniversalSentenceEncoder
 ) -> None:
-    # README, "The phrasebook, measured": off by default, 59.3% / 2.2% on all thirteen
-    # held-out sets (the defaults: 53.1% / 2.0%) and 74.9% / 1.5% on the dev sets.
+    # README, "The phrasebook, measured": off by default. On the thirteen chains its
+    # thresholds were chosen with, 59.3% / 2.2% on the held-out sets (the defaults: 53.1% /
+    # 2.0%); with the three chains written afterwards, all sixteen give 71.7% / 1.4% on the
+    # dev sets and 58.1% / 2.1% on the held-out ones (the defaults: 51.8% / 1.9%).
     settings = Settings().faq.matcher.with_phrasebook(ROOT / "config" / "phrasebook")
     cache = EmbeddingCache(encoder, encoder.name)
     reports = {"dev": Report(), "holdout": Report()}
@@ -150,7 +168,7 @@ def test_the_phrasebook_with_its_thresholds_answers_more_at_a_wrong_rate_near_th
                 found = evaluate(matcher.match, load_cases([cases / f"{language}_{kind}.yaml"]))
                 report.results.extend(found.results)
 
-    assert reports["dev"].share_correct >= 0.74
+    assert reports["dev"].share_correct >= 0.70
     assert reports["dev"].share_wrong <= 0.018
-    assert reports["holdout"].share_correct >= 0.58
+    assert reports["holdout"].share_correct >= 0.57
     assert reports["holdout"].share_wrong <= 0.025
