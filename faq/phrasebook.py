@@ -94,9 +94,16 @@ def load_phrasebook(folder: Path) -> tuple[Topic, ...]:
         raise PhrasebookError(
             Problem(str(folder), 0, "no such folder", "create it or set faq.matcher.phrasebook")
         )
-    files = phrasebook_files(folder)
-    stamps = tuple((str(path), path.stat().st_mtime_ns, path.stat().st_size) for path in files)
-    return _load(stamps)
+    stamps: list[tuple[str, int, int]] = []
+    for path in phrasebook_files(folder):
+        try:
+            status = path.stat()
+        except OSError as error:  # a link to a file that is gone, no permission
+            raise PhrasebookError(
+                Problem(str(path), 0, f"cannot read: {error.strerror}", "fix or remove the file")
+            ) from error
+        stamps.append((str(path), status.st_mtime_ns, status.st_size))
+    return _load(tuple(stamps))
 
 
 def phrasebook_files(folder: Path) -> tuple[Path, ...]:

@@ -131,6 +131,13 @@ def test_an_editors_hidden_lock_file_beside_the_phrasebook_is_not_read(tmp_path:
     assert topic.phrasings == ("вакансии есть?",)
 
 
+def test_a_file_that_cannot_be_read_is_named(tmp_path: Path) -> None:
+    (tmp_path / "ru.yaml").symlink_to(tmp_path / "gone.yaml")
+
+    with pytest.raises(PhrasebookError, match=r"ru\.yaml:0: cannot read: No such file"):
+        load_phrasebook(tmp_path)
+
+
 @pytest.mark.parametrize(
     ("text", "where", "says"),
     [
