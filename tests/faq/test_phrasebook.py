@@ -178,27 +178,8 @@ def test_a_broken_phrasebook_stops_the_faq_from_loading(
         service.load()
 
 
-def test_a_phrasebook_broken_while_the_bot_runs_keeps_the_last_good_faq(
-    tmp_path: Path, normalizer: Normalizer, cache: EmbeddingCache
-) -> None:
-    write(tmp_path / "faq", "faq.yaml", FAQ)
-    write(tmp_path / "book", "ru.yaml", BOOK)
-    service = FaqService(
-        tmp_path / "faq",
-        MatcherSettings(phrasebook=tmp_path / "book"),
-        normalizer=normalizer,
-        embeddings=cache,
-    )
-    service.load()
-    write(tmp_path / "book", "ru.yaml", "- topic: jobs\n")
-    write(tmp_path / "faq", "faq.yaml", FAQ.replace("199 ₽", "249 ₽"))
-
-    assert service.reload_if_changed() is False
-    assert service.match("вы щас открыты??").matches[0].entry_id == "store-hours"
-    assert "199 ₽" in service.faq.entries["delivery-cost"].answer_for("ru")
-
-
 def _serving(tmp_path: Path, normalizer: Normalizer, cache: EmbeddingCache) -> FaqService:
+    """FAQ served as the bot serves it, lending the phrasebook the test wrote to `book/`."""
     write(tmp_path / "faq", "faq.yaml", FAQ)
     service = FaqService(
         tmp_path / "faq",
@@ -208,6 +189,19 @@ def _serving(tmp_path: Path, normalizer: Normalizer, cache: EmbeddingCache) -> F
     )
     service.load()
     return service
+
+
+def test_a_phrasebook_broken_while_the_bot_runs_keeps_the_last_good_faq(
+    tmp_path: Path, normalizer: Normalizer, cache: EmbeddingCache
+) -> None:
+    write(tmp_path / "book", "ru.yaml", BOOK)
+    service = _serving(tmp_path, normalizer, cache)
+    write(tmp_path / "book", "ru.yaml", "- topic: jobs\n")
+    write(tmp_path / "faq", "faq.yaml", FAQ.replace("199 ₽", "249 ₽"))
+
+    assert service.reload_if_changed() is False
+    assert service.match("вы щас открыты??").matches[0].entry_id == "store-hours"
+    assert "199 ₽" in service.faq.entries["delivery-cost"].answer_for("ru")
 
 
 def test_an_edit_to_the_phrasebook_alone_takes_effect_while_the_bot_runs(
