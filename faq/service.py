@@ -135,9 +135,8 @@ class FaqService:
     def _watched(self) -> list[Path]:
         """The FAQ's files, then the phrasebook's: content staff may edit either."""
         files = list(faq_files(self.path)) if self.path.exists() else []
-        book = self.settings.phrasebook
-        if book is not None and book.is_dir():
-            files.extend(phrasebook_files(book))
+        if self.settings.phrasebook is not None:
+            files.extend(phrasebook_files(self.settings.phrasebook))
         return files
 
     def _stamp_now(self) -> tuple[tuple[str, int, int], ...]:
