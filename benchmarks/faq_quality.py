@@ -1,13 +1,15 @@
 """FAQ quality: correct / wrong / unanswered / suggested per chain and case set.
 
 Run: python benchmarks/faq_quality.py [--failures] [--chain NAME]
-Sixteen FAQs: the shipped supermarket (`config/faq`, cases in `tests/faq/cases`) and fifteen
+Twenty FAQs: the shipped supermarket (`config/faq`, cases in `tests/faq/cases`) and nineteen
 other chains written only for testing (`tests/faq/chains/<chain>/{faq,cases}`: pizza, home
 goods, and pharmacy, the last written after the method of the others was settled, then
 electronics and fashion, written on 2026-12-04, and a pet store, cosmetics, a bookstore and
 sporting goods, written on 2026-12-05, then optics, children's goods and auto parts, written
-after the thresholds of 2026-12-05 were chosen, and flowers, jewellery and a bakery-café,
-written after the phrasebook's thresholds were chosen, all by writers who never saw the
+after the thresholds of 2026-12-05 were chosen, flowers, jewellery and a bakery-café,
+written after the phrasebook's thresholds were chosen, and furniture, a garden centre,
+stationery and a wine shop, written for the phrasebook-default trial
+(`docs/phrasebook-default-trial.md`), all by writers who never saw the
 matcher), so the numbers say whether the method generalises rather than fits one FAQ.
 Compares the full matcher, the same with the shipped phrasebook (`config/phrasebook`, off by
 default) and the thresholds chosen for it, the lexical stage alone and plain rapidfuzz

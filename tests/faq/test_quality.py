@@ -1,16 +1,16 @@
 """Quality floors on every test FAQ and case set, so a regression fails CI.
 
-Sixteen FAQs: the shipped supermarket and fifteen other chains (`tests/faq/chains/`),
-because the matcher must work on FAQs it was not written for; the pharmacy, electronics,
-fashion, pet-store, cosmetics, bookstore, sporting-goods, optics, children's-goods,
-auto-parts, flower-shop, jewellery and bakery-café chains were written after the method was
-settled, as fresh unseen chains (the last twelve by writers who never saw the matcher), and
-were measured once before anything was changed (the last three after the phrasebook's
-thresholds were chosen, and nothing has been chosen on them). The *_dev sets of the first
-three chose the stage weights, those of the first ten the thresholds (one set of defaults
-for all); the *_holdout sets never chose anything. The floors sit a point or two under what
-`benchmarks/faq_quality.py` and the README report; one case is 2-4 points of a set, so the
-wrong-answer ceilings leave room for about one case.
+Twenty FAQs: the shipped supermarket and nineteen other chains (`tests/faq/chains/`),
+because the matcher must work on FAQs it was not written for. The pharmacy and every chain
+after it were written after the method was settled, as fresh unseen chains (all but the
+pharmacy by writers who never saw the matcher), and were measured once before anything was
+changed: flowers, jewellery and the bakery-café after the phrasebook's thresholds were
+chosen, furniture, garden centre, stationery and wine shop for the phrasebook-default trial
+(docs/phrasebook-default-trial.md); nothing has been chosen on those seven. The *_dev sets
+of the first three chose the stage weights, those of the first ten the thresholds (one set
+of defaults for all); the *_holdout sets never chose anything. The floors sit a point or two
+under what `benchmarks/faq_quality.py` and the README report; one case is 2-4 points of a
+set, so the wrong-answer ceilings leave room for about one case.
 """
 
 from __future__ import annotations
@@ -99,6 +99,22 @@ FLOORS = {
     ("bakery", "en_dev"): (0.37, 0.07),
     ("bakery", "ru_holdout"): (0.48, 0.04),
     ("bakery", "en_holdout"): (0.33, 0.05),
+    ("furniture", "ru_dev"): (0.35, 0.05),
+    ("furniture", "en_dev"): (0.36, 0.03),
+    ("furniture", "ru_holdout"): (0.48, 0.02),
+    ("furniture", "en_holdout"): (0.29, 0.03),
+    ("garden", "ru_dev"): (0.43, 0.03),
+    ("garden", "en_dev"): (0.46, 0.07),
+    ("garden", "ru_holdout"): (0.46, 0.02),
+    ("garden", "en_holdout"): (0.52, 0.05),
+    ("stationery", "ru_dev"): (0.59, 0.03),
+    ("stationery", "en_dev"): (0.61, 0.04),
+    ("stationery", "ru_holdout"): (0.51, 0.02),
+    ("stationery", "en_holdout"): (0.48, 0.03),
+    ("wine", "ru_dev"): (0.50, 0.03),
+    ("wine", "en_dev"): (0.37, 0.10),
+    ("wine", "ru_holdout"): (0.40, 0.04),
+    ("wine", "en_holdout"): (0.33, 0.03),
 }
 
 
@@ -112,7 +128,7 @@ def test_every_test_chain_has_floors_for_all_four_sets() -> None:
 @pytest.fixture(scope="module")
 def matchers(normalizer: Normalizer, encoder: UniversalSentenceEncoder) -> dict[str, FaqMatcher]:
     # The settings the bot runs with (the phrasebook is off by default; `faq_quality.py`
-    # measures it), one embedding cache shared by all sixteen chains.
+    # measures it), one embedding cache shared by all twenty chains.
     settings = Settings().faq.matcher
     cache = EmbeddingCache(encoder, encoder.name)
     return {
@@ -134,8 +150,8 @@ def test_quality_floor(matchers: dict[str, FaqMatcher], chain: str, name: str) -
 def test_an_unsure_match_often_offers_the_right_entry_as_a_button(
     matchers: dict[str, FaqMatcher],
 ) -> None:
-    # When the bot is unsure it offers the closest entries as buttons: on all sixteen chains'
-    # held-out sets the expected entry is among them for 34% of all cases (README).
+    # When the bot is unsure it offers the closest entries as buttons: on all twenty chains'
+    # held-out sets the expected entry is among them for 35% of all cases (README).
     report = Report()
     for chain, (_, cases) in SOURCES.items():
         for name in ("ru_holdout", "en_holdout"):
@@ -150,8 +166,8 @@ def test_the_phrasebook_with_its_thresholds_answers_more_at_a_wrong_rate_near_th
 ) -> None:
     # README, "The phrasebook, measured": off by default. On the thirteen chains its
     # thresholds were chosen with, 59.3% / 2.2% on the held-out sets (the defaults: 53.1% /
-    # 2.0%); with the three chains written afterwards, all sixteen give 71.7% / 1.4% on the
-    # dev sets and 58.1% / 2.1% on the held-out ones (the defaults: 51.8% / 1.9%).
+    # 2.0%); with the seven chains written afterwards, all twenty give 68.3% / 1.3% on the
+    # dev sets and 57.6% / 1.8% on the held-out ones (the defaults: 50.6% / 1.7%).
     settings = Settings().faq.matcher.with_phrasebook(ROOT / "config" / "phrasebook")
     cache = EmbeddingCache(encoder, encoder.name)
     reports = {"dev": Report(), "holdout": Report()}
@@ -162,7 +178,7 @@ def test_the_phrasebook_with_its_thresholds_answers_more_at_a_wrong_rate_near_th
                 found = evaluate(matcher.match, load_cases([cases / f"{language}_{kind}.yaml"]))
                 report.results.extend(found.results)
 
-    assert reports["dev"].share_correct >= 0.70
+    assert reports["dev"].share_correct >= 0.66
     assert reports["dev"].share_wrong <= 0.018
-    assert reports["holdout"].share_correct >= 0.57
+    assert reports["holdout"].share_correct >= 0.56
     assert reports["holdout"].share_wrong <= 0.025
