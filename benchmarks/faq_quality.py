@@ -11,8 +11,9 @@ written after the phrasebook's thresholds were chosen, and furniture, a garden c
 stationery and a wine shop, written for the phrasebook-default trial
 (`docs/phrasebook-default-trial.md`), all by writers who never saw the
 matcher), so the numbers say whether the method generalises rather than fits one FAQ.
-Compares the full matcher, the same with the shipped phrasebook (`config/phrasebook`, off by
-default) and the thresholds chosen for it, the lexical stage alone and plain rapidfuzz
+Compares the full matcher (with the shipped phrasebook, `config/phrasebook`, on by default
+since the phrasebook-default trial), the same without the phrasebook and with the thresholds
+chosen without it (how the bot ran before), the lexical stage alone and plain rapidfuzz
 (`process.extractOne` with WRatio over all phrasings: answer at ≥ 85, suggest at ≥ 70). The
 *_holdout sets were never used for tuning, and `--failures` lists failing cases of the *_dev
 sets only.
@@ -35,10 +36,9 @@ from faq.matcher import FaqMatcher, Match, MatchResult, Outcome
 from faq.model import Faq
 from faq.normalizer import Normalizer
 from faq.semantic import EmbeddingCache, load_encoder
-from faq.settings import MatcherSettings
+from faq.settings import SHIPPED_PHRASEBOOK, MatcherSettings
 
 ROOT = Path(__file__).resolve().parents[1]
-PHRASEBOOK = ROOT / "config" / "phrasebook"
 CHAINS_DIR = ROOT / "tests" / "faq" / "chains"
 CHAINS = {"supermarket": (ROOT / "config" / "faq", ROOT / "tests" / "faq" / "cases")} | {
     folder.name: (folder / "faq", folder / "cases")
@@ -88,14 +88,12 @@ def main() -> None:
     parser.add_argument(
         "--phrasebook",
         type=Path,
-        default=PHRASEBOOK,
-        help="the phrasebook folder of the 'with phrasebook' rows (default: the shipped one)",
+        default=SHIPPED_PHRASEBOOK,
+        help="the phrasebook folder of the 'matcher' rows (default: the shipped one)",
     )
     args = parser.parse_args()
-    settings = MatcherSettings()  # what `otklik run` uses
-    # The shipped phrasebook (or --phrasebook) with the thresholds chosen for it on the dev
-    # sets (README, "The phrasebook, measured").
-    lending = settings.with_phrasebook(args.phrasebook)
+    # What `otklik run` uses, with --phrasebook in place of the shipped phrasebook.
+    settings = MatcherSettings().model_copy(update={"phrasebook": args.phrasebook})
     normalizer = Normalizer()
     encoder = load_encoder(settings.encoder)
     cache = EmbeddingCache(encoder, settings.encoder)  # the phrasebook's wordings, once
@@ -109,8 +107,8 @@ def main() -> None:
         faq = load_faq(faq_dir)
         methods: dict[str, Callable[[str], MatchResult]] = {
             "matcher": FaqMatcher(faq, settings, normalizer=normalizer, embeddings=cache).match,
-            "with phrasebook": FaqMatcher(
-                faq, lending, normalizer=normalizer, embeddings=cache
+            "no phrasebook": FaqMatcher(
+                faq, settings.without_phrasebook(), normalizer=normalizer, embeddings=cache
             ).match,
             "lexical only": FaqMatcher(
                 faq, MatcherSettings(semantic=False), normalizer=normalizer

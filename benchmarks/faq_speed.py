@@ -1,7 +1,7 @@
 """FAQ speed on one core: start-up, loading, reload and match latency at 1k / 10k / 50k phrasings.
 
 Run: python benchmarks/faq_speed.py [--sizes 1000,10000,50000] [--queries 1000] [--rounds 3]
-                                    [--core N]
+                                    [--core N] [--no-phrasebook]
 
 The process pins itself to one CPU core (`--core`, default the last one) and to one BLAS
 thread (environment variables set before numpy is imported, plus threadpoolctl when it is
@@ -17,7 +17,8 @@ What is timed:
   matcher's first start with no embedding cache; "warm" loads with `cache_dir` filled by
   an earlier run (word analyses and embeddings read from disk).
 - reload: rebuilding after one entry gained a phrasing, in the same process (what the
-  service's watcher does), lexical only and with the semantic stage.
+  service's watcher does), lexical only and with the semantic stage (which, as in the
+  defaults, lends the shipped phrasebook's wordings anew; `--no-phrasebook` leaves it out).
 - latency: `match()` per message, lexical only and whole (normalization, both stages,
   decision), and plain `rapidfuzz.process.extractOne` (WRatio) over all phrasings. The
   messages mix typos, the wrong keyboard layout, paraphrases and verbatim phrasings; each
@@ -202,7 +203,9 @@ def bench_size(
     folder.mkdir()
     text = synthetic_yaml(size)
     (folder / "faq.yaml").write_text(text, encoding="utf-8")
-    cached = MatcherSettings(cache_dir=cache_dir)
+    cached = MatcherSettings(cache_dir=cache_dir)  # the defaults: the shipped phrasebook on
+    if args.no_phrasebook:
+        cached = cached.without_phrasebook()
     cached_lexical = MatcherSettings(semantic=False, cache_dir=cache_dir)
 
     def load_lexical(settings: MatcherSettings) -> FaqMatcher:
@@ -284,6 +287,9 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=300)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--core", type=int, default=max(os.sched_getaffinity(0)))
+    parser.add_argument(
+        "--no-phrasebook", action="store_true", help="the semantic matcher without the phrasebook"
+    )
     args = parser.parse_args()
     os.sched_setaffinity(0, {args.core})
     with one_blas_thread() as blas:

@@ -5,9 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
-__all__ = ["MatcherSettings"]
+from config import CONFIG_DIR
+
+__all__ = ["SHIPPED_PHRASEBOOK", "MatcherSettings"]
+
+SHIPPED_PHRASEBOOK = CONFIG_DIR / "phrasebook"
+"""Common retail wordings every chain's FAQ may borrow (README, "How matching works")."""
+
+_WITHOUT_PHRASEBOOK = {"answer_threshold": 0.36, "clear_margin": 0.25}
+"""The thresholds chosen for matching without a phrasebook, on the dev sets of ten chains."""
 
 
 class MatcherSettings(BaseModel):
@@ -24,17 +32,21 @@ class MatcherSettings(BaseModel):
     scores an entry by its questions and its answer text (the semantic one also by the
     centroid of its phrasings). The stage weights were tuned on the *_dev case sets of three
     test FAQs (supermarket, pizza, home goods) and are still best on all ten; the thresholds
-    on the *_dev sets of all ten test chains at once (one set of values for every chain,
-    chosen so that a chain left out of the choice loses least: a lead matters more than a
-    high score). Never on the held-out sets.
+    on the *_dev sets of test chains (one set of values for every chain, chosen so that a
+    chain left out of the choice loses least: a lead matters more than a high score), never
+    on the held-out sets. Two of them depend on the phrasebook: with it (the default) the
+    bot answers at 0.42 and a clear winner needs a lead of 0.2; with no phrasebook at work
+    (switched off, or the semantic stage off) and those two not given, they are the values
+    chosen without it (0.36 and 0.25), so switching it off leaves no thresholds tuned for
+    something absent.
     """
 
     model_config = {"frozen": True, "extra": "forbid"}
 
-    answer_threshold: float = Field(0.36, ge=0.0, le=1.0)
+    answer_threshold: float = Field(0.42, ge=0.0, le=1.0)
     answer_margin: float = Field(0.12, ge=0.0, le=1.0)
     clear_threshold: float = Field(0.25, ge=0.0, le=1.0)
-    clear_margin: float = Field(0.25, ge=0.0, le=1.0)
+    clear_margin: float = Field(0.2, ge=0.0, le=1.0)
     suggest_threshold: float = Field(0.2, ge=0.0, le=1.0)
     max_suggestions: int = Field(3, ge=1, le=5)
     also_offer_margin: float = Field(
@@ -57,7 +69,7 @@ class MatcherSettings(BaseModel):
     semantic_floor: float = Field(0.2, ge=-1.0, le=1.0, description="cosine that counts as 0")
     semantic_ceiling: float = Field(0.9, ge=-1.0, le=1.0, description="cosine that counts as 1")
     phrasebook: Path | None = Field(
-        None,
+        SHIPPED_PHRASEBOOK,
         description="folder of common retail wordings lent to the FAQ's entries (off if unset)",
     )
     phrasebook_share: float = Field(
@@ -90,13 +102,22 @@ class MatcherSettings(BaseModel):
         description="where to keep embeddings and word analyses between runs (off if unset)",
     )
 
-    def with_phrasebook(self, folder: Path) -> MatcherSettings:
-        """These settings lending `folder`'s wordings, with the thresholds chosen for the
-        shipped phrasebook on the dev sets (answer at 0.42, clear margin 0.2; README, "The
-        phrasebook, measured"): one place for the benchmark and the quality test."""
-        return self.model_copy(
-            update={"phrasebook": folder, "answer_threshold": 0.42, "clear_margin": 0.2}
-        )
+    def without_phrasebook(self) -> MatcherSettings:
+        """These settings with the phrasebook off and the thresholds chosen without it: the
+        bot as it ran before the phrasebook was on by default, for the benchmark and the
+        quality test to compare with."""
+        return self.model_copy(update={"phrasebook": None, **_WITHOUT_PHRASEBOOK})
+
+    @model_validator(mode="after")
+    def _thresholds_without_phrasebook(self) -> MatcherSettings:
+        """With no phrasebook at work (switched off, or the semantic stage it needs is off),
+        the two thresholds chosen for it give way to those chosen without it, unless they
+        were given too (README, "The phrasebook, measured")."""
+        if self.phrasebook is None or not self.semantic:
+            for name, value in _WITHOUT_PHRASEBOOK.items():
+                if name not in self.model_fields_set:
+                    object.__setattr__(self, name, value)  # frozen: set while being built
+        return self
 
     @field_validator("phrasebook", "cache_dir", mode="before")
     @classmethod
@@ -104,6 +125,11 @@ class MatcherSettings(BaseModel):
         """`off`, `none` or `null` (any case) leave the folder unset: an environment variable
         can only say it in words (`OTKLIK_FAQ__MATCHER__PHRASEBOOK=off`), and `Path("off")` or
         `Path("")` (the working folder) would be read as a folder instead."""
-        if isinstance(value, str) and value.strip().lower() in {"", "none", "null", "off"}:
-            return None
-        return value
+        return None if _off(value) else value
+
+
+def _off(value: Any) -> bool:
+    """Whether a folder setting says "none": unset, or in words."""
+    return value is None or (
+        isinstance(value, str) and value.strip().lower() in {"", "none", "null", "off"}
+    )

@@ -165,9 +165,11 @@ class QuestionFlow(Flow):
         «доставка» got «Что именно вас интересует?» with three delivery entries, and the
         shopper types «сколько стоит» instead of tapping; it may open any way, but only an
         offered entry can be its answer. Either way the two are read together and answered
-        when the short message itself points, if only faintly, at that entry (it is among
-        its own closest ones): «а парковка есть?» after delivery cost points elsewhere and
-        stays unanswered rather than getting the delivery answer again. Returns the result
+        when the short message itself points, if only faintly, at that entry: alone, it
+        would offer the entry as a button, or, offering none, comes closest to it. (Not
+        merely "among its three closest": in a small FAQ that is nearly every entry.)
+        «а парковка есть?» after delivery cost points elsewhere and stays unanswered rather
+        than getting the delivery answer again. Returns the result
         and the question it answers: after an answer, the earlier question, so a second
         follow-up («а в субботу?») is read with it too, not with a chain of everything
         asked since; after suggestions, the two together, the first question answered.
@@ -175,7 +177,8 @@ class QuestionFlow(Flow):
         said = normalized(turn.text)
         if len(said.split()) > FOLLOW_UP_WORDS:
             return alone, turn.text
-        nearby = {match.entry_id for match in alone.matches}
+        pointed = alone.matches if alone.outcome is Outcome.SUGGEST else alone.matches[:1]
+        nearby = {match.entry_id for match in pointed}
         if isinstance(answered, dict) and said.startswith(FOLLOW_UP_OPENINGS):
             earlier = str(answered.get("question", ""))
             found = await self._read_with(turn, answered, earlier, nearby)

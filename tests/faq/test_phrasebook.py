@@ -66,7 +66,9 @@ def _matchers(
     write(tmp_path / "faq", "faq.yaml", FAQ)
     write(tmp_path / "book", "ru.yaml", BOOK)
     faq = load_faq(tmp_path / "faq")
-    plain = FaqMatcher(faq, MatcherSettings(), normalizer=normalizer, embeddings=cache)
+    plain = FaqMatcher(
+        faq, MatcherSettings(phrasebook=None), normalizer=normalizer, embeddings=cache
+    )
     lent = FaqMatcher(
         faq,
         MatcherSettings(phrasebook=tmp_path / "book"),
@@ -239,6 +241,35 @@ def test_a_broken_edit_to_the_phrasebook_alone_is_logged_with_its_file_and_line(
     assert service.match("вы щас открыты??").matches[0].entry_id == "store-hours"
 
 
+def test_switching_the_phrasebook_off_brings_back_the_thresholds_chosen_without_it(
+    tmp_path: Path,
+) -> None:
+    # The default answer threshold and clear margin were chosen for the phrasebook; a chain
+    # that switches it off gets the ones chosen without it, unless it sets its own.
+    variable = "OTKLIK_FAQ__MATCHER__PHRASEBOOK"
+    config = tmp_path / "otklik.yaml"
+    config.write_text("faq:\n  matcher:\n    phrasebook: null\n", encoding="utf-8")
+
+    on = load_settings(None, {}).faq.matcher
+    off = load_settings(None, {variable: "off"}).faq.matcher
+    off_in_file = load_settings(config, {}).faq.matcher
+    own = load_settings(
+        None, {variable: "off", "OTKLIK_FAQ__MATCHER__ANSWER_THRESHOLD": "0.5"}
+    ).faq.matcher
+    lexical = load_settings(None, {"OTKLIK_FAQ__MATCHER__SEMANTIC": "false"}).faq.matcher
+
+    assert (on.phrasebook, on.answer_threshold, on.clear_margin) == (
+        ROOT / "config" / "phrasebook",
+        0.42,
+        0.2,
+    )
+    assert (off.phrasebook, off.answer_threshold, off.clear_margin) == (None, 0.36, 0.25)
+    assert (off_in_file.answer_threshold, off_in_file.clear_margin) == (0.36, 0.25)
+    assert (own.answer_threshold, own.clear_margin) == (0.5, 0.25)
+    # The phrasebook lends its wordings through the semantic stage: without it, none lent.
+    assert (lexical.answer_threshold, lexical.clear_margin) == (0.36, 0.25)
+
+
 @pytest.mark.parametrize("value", ["off", "none", "null"])
 def test_the_phrasebook_variable_set_to_off_turns_it_off_rather_than_naming_a_folder(
     value: str,
@@ -256,13 +287,11 @@ def test_the_phrasebook_variable_set_to_off_turns_it_off_rather_than_naming_a_fo
 def test_the_shipped_phrasebook_lends_the_obvious_topics_to_the_shipped_faq(
     normalizer: Normalizer, cache: EmbeddingCache
 ) -> None:
-    assert Settings().faq.matcher.phrasebook is None  # off until it answers no more wrongly
+    # On by default since the trial of docs/phrasebook-default-trial.md.
+    assert Settings().faq.matcher.phrasebook == ROOT / "config" / "phrasebook"
 
     matcher = FaqMatcher(
-        load_faq(ROOT / "config" / "faq"),
-        MatcherSettings(phrasebook=ROOT / "config" / "phrasebook"),
-        normalizer=normalizer,
-        embeddings=cache,
+        load_faq(ROOT / "config" / "faq"), normalizer=normalizer, embeddings=cache
     )
 
     lent = {loan.topic: loan.entry for loan in matcher.loans}
