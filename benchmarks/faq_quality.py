@@ -93,7 +93,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     # What `otklik run` uses, with --phrasebook in place of the shipped phrasebook.
-    settings = MatcherSettings().model_copy(update={"phrasebook": args.phrasebook})
+    settings = MatcherSettings().with_changes(phrasebook=args.phrasebook)
     normalizer = Normalizer()
     encoder = load_encoder(settings.encoder)
     cache = EmbeddingCache(encoder, settings.encoder)  # the phrasebook's wordings, once

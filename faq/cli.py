@@ -275,7 +275,7 @@ def _path(ctx: click.Context, directory: Path | None) -> Path:
 
 def _settings(ctx: click.Context, lexical_only: bool) -> MatcherSettings:
     settings: MatcherSettings = ctx.meta.get(MATCHER_SETTINGS_KEY) or MatcherSettings()
-    return settings.model_copy(update={"semantic": False}) if lexical_only else settings
+    return settings.with_changes(semantic=False) if lexical_only else settings
 
 
 def _load(

@@ -102,6 +102,14 @@ class MatcherSettings(BaseModel):
         description="where to keep embeddings and word analyses between runs (off if unset)",
     )
 
+    def with_changes(self, **changes: Any) -> MatcherSettings:
+        """A copy with `changes`, validated again, so that settings that follow others (the
+        two thresholds, which follow the phrasebook and the semantic stage) follow them here
+        too, unless they were set explicitly. `model_copy` would keep them as they were:
+        `--lexical-only` would answer at the phrasebook's thresholds, not the lexical ones."""
+        given = {name: getattr(self, name) for name in self.model_fields_set}
+        return MatcherSettings.model_validate({**given, **changes})
+
     def without_phrasebook(self) -> MatcherSettings:
         """These settings with the phrasebook off and the thresholds chosen without it: the
         bot as it ran before the phrasebook was on by default, for the benchmark and the

@@ -102,6 +102,18 @@ def test_ask_json_has_the_documented_shape() -> None:
     assert set(payload["matches"][0]) == {"id", "score"}
 
 
+def test_ask_lexical_only_decides_as_the_bot_with_the_semantic_stage_off() -> None:
+    # The phrasebook needs the semantic stage, so without it the bot answers at the
+    # thresholds chosen without a phrasebook (0.36); «как вас найти» scores 0.40 by words.
+    result = CliRunner().invoke(
+        faq, ["ask", "--faq", str(SHIPPED), "--lexical-only", "как вас найти", "--json"]
+    )
+
+    payload = json.loads(result.output)
+    assert payload["outcome"] == "answer"
+    assert payload["matches"][0]["id"] == "store-addresses"
+
+
 def test_eval_json_counts_cases(tmp_path: Path) -> None:
     cases = write(
         tmp_path,

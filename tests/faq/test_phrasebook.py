@@ -268,6 +268,9 @@ def test_switching_the_phrasebook_off_brings_back_the_thresholds_chosen_without_
     assert (own.answer_threshold, own.clear_margin) == (0.5, 0.25)
     # The phrasebook lends its wordings through the semantic stage: without it, none lent.
     assert (lexical.answer_threshold, lexical.clear_margin) == (0.36, 0.25)
+    # A copy with changes (`--lexical-only`) follows the same way; what was set stays.
+    assert on.with_changes(semantic=False).answer_threshold == 0.36
+    assert own.with_changes(phrasebook=ROOT / "config" / "phrasebook").answer_threshold == 0.5
 
 
 @pytest.mark.parametrize("value", ["off", "none", "null"])
