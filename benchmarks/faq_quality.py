@@ -108,7 +108,10 @@ def main() -> None:
         methods: dict[str, Callable[[str], MatchResult]] = {
             "matcher": FaqMatcher(faq, settings, normalizer=normalizer, embeddings=cache).match,
             "no phrasebook": FaqMatcher(
-                faq, settings.without_phrasebook(), normalizer=normalizer, embeddings=cache
+                faq,
+                settings.with_changes(phrasebook=None),
+                normalizer=normalizer,
+                embeddings=cache,
             ).match,
             "lexical only": FaqMatcher(
                 faq, MatcherSettings(semantic=False), normalizer=normalizer

@@ -205,7 +205,7 @@ def bench_size(
     (folder / "faq.yaml").write_text(text, encoding="utf-8")
     cached = MatcherSettings(cache_dir=cache_dir)  # the defaults: the shipped phrasebook on
     if args.no_phrasebook:
-        cached = cached.without_phrasebook()
+        cached = cached.with_changes(phrasebook=None)
     cached_lexical = MatcherSettings(semantic=False, cache_dir=cache_dir)
 
     def load_lexical(settings: MatcherSettings) -> FaqMatcher:

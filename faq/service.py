@@ -1,8 +1,8 @@
 """What the app holds: the current FAQ and its matcher, reloaded when the files change.
 
 Every worker process runs its own `watch()`; polling (not inotify) works the same on every
-OS, in containers and on network mounts. A poll is a `stat()` per file (the FAQ's and, when
-one is configured, the phrasebook's); contents are only hashed when a size or mtime moved,
+OS, in containers and on network mounts. A poll is a `stat()` per file (the FAQ's and, unless
+it is switched off, the phrasebook's); contents are only hashed when a size or mtime moved,
 and the FAQ is only rebuilt when the hash changed.
 """
 

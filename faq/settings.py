@@ -110,12 +110,6 @@ class MatcherSettings(BaseModel):
         given = {name: getattr(self, name) for name in self.model_fields_set}
         return MatcherSettings.model_validate({**given, **changes})
 
-    def without_phrasebook(self) -> MatcherSettings:
-        """These settings with the phrasebook off and the thresholds chosen without it: the
-        bot as it ran before the phrasebook was on by default, for the benchmark and the
-        quality test to compare with."""
-        return self.model_copy(update={"phrasebook": None, **_WITHOUT_PHRASEBOOK})
-
     @model_validator(mode="after")
     def _thresholds_without_phrasebook(self) -> MatcherSettings:
         """With no phrasebook at work (switched off, or the semantic stage it needs is off),
