@@ -135,6 +135,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         flows=flows,
         bus=bus,
         clock=clock,
+        written_language=faq.written_language,
     )
     outbox = Outbox(journal, clock)
     pipeline = Pipeline(engine, outbox)

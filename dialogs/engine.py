@@ -5,7 +5,10 @@ Order of work for every message, and why:
 1. **Store the message** and wait for its commit — whatever fails later, the shopper's words are
    kept (and a redelivered platform event is recognised and not answered twice). The journal
    commits messages arriving together in one transaction (group commit).
-2. **Pick the language** from the message's language code (Russian by default).
+2. **Pick the language** the shopper wrote in; when the words do not tell («ок», a button, a
+   number), the one they last wrote in, else the platform's language code (Russian by
+   default). The platform's code is the app's or browser's setting, which many Russian
+   speakers keep in English.
 3. **Lock the conversation, then load its state** — locking after loading lets two quick
    messages both act on the old step (aiogram #1317).
 4. **Offer the turn to the flows** in order; the last flow always answers with a reason and an
@@ -35,9 +38,15 @@ from storage.journal import MessageJournal
 from storage.locks import ConversationLock
 from storage.state import StateKey, StateStore
 
-__all__ = ["Deliver", "Engine", "TurnResult"]
+__all__ = ["LANGUAGE", "Deliver", "Engine", "TurnResult", "WrittenLanguage"]
 
 log = logging.getLogger(__name__)
+
+LANGUAGE = "language"
+"""Conversation state key: the language the shopper last wrote in."""
+
+WrittenLanguage = Callable[[str], str | None]
+"""Tells the language a text is written in ("ru", "en"), or None when it does not tell."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +80,7 @@ class Engine:
         flows: Sequence[Flow],
         bus: EventBus,
         clock: Clock,
+        written_language: WrittenLanguage | None = None,
     ) -> None:
         self._journal = journal
         self._states = states
@@ -79,6 +89,7 @@ class Engine:
         self._flows = tuple(flows)
         self._bus = bus
         self._clock = clock
+        self._written_language = written_language
 
     async def handle(
         self,
@@ -104,12 +115,13 @@ class Engine:
                 "%s event %s was delivered again; ignored", message.channel, message.source_id
             )
             return TurnResult(ref.conversation_id, [], duplicate=True)
-        language = self._catalog.pick_language(message.language_code)
+        written = self._written(message)
+        language = written or self._catalog.pick_language(message.language_code)
         key = StateKey(message.channel, message.chat_id, message.user_id)
         delivering = False
         try:
             async with self._locks.lock(key):
-                replies = await self._turn(message, ref.conversation_id, key, language, now)
+                replies = await self._turn(message, ref.conversation_id, key, written, now)
                 result = TurnResult(
                     ref.conversation_id,
                     replies,
@@ -140,12 +152,17 @@ class Engine:
         message: IncomingMessage,
         conversation_id: int,
         key: StateKey,
-        language: str,
+        written: str | None,
         now: datetime,
     ) -> list[Reply]:
         """The turn's replies, or an apology when it failed (its state is then not saved)."""
+        language = written or self._catalog.pick_language(message.language_code)
         try:
             step, data = await self._states.load(key)
+            if written is not None:
+                data[LANGUAGE] = written
+            elif data.get(LANGUAGE) in self._catalog.languages:
+                language = data[LANGUAGE]
             turn = Turn(
                 message=message,
                 conversation_id=conversation_id,
@@ -161,6 +178,28 @@ class Engine:
             log.exception("conversation %s: the turn failed", conversation_id)
             return [self._apology(language)]
         return turn.replies
+
+    def _written(self, message: IncomingMessage) -> str | None:
+        """The catalog language the message's own words are in, or None when they do not tell.
+
+        A button's or a deep link's text is the bot's own label, and ``/start`` is a command:
+        none of them says what the shopper speaks.
+        """
+        text = message.text.strip()
+        if (
+            self._written_language is None
+            or not text
+            or text.startswith("/")
+            or message.button_payload is not None
+            or message.deeplink_payload is not None
+        ):
+            return None
+        try:
+            written = self._written_language(text)
+        except Exception:  # a nicety: the platform's language still answers
+            log.exception("the language of a %s message could not be told", message.channel)
+            return None
+        return written if written in self._catalog.languages else None
 
     async def _run(self, turn: Turn) -> None:
         for flow in self._flows:

@@ -23,6 +23,7 @@ from enum import StrEnum
 import numpy as np
 from numpy.typing import NDArray
 
+from faq.language import written_language
 from faq.lexical import LexicalIndex, Phrasing
 from faq.lexicon import FILLERS
 from faq.model import Faq
@@ -243,6 +244,13 @@ class FaqMatcher:
             return self._decide_uncached(read.text, read.words, read.lemmas, read.language)
         result: MatchResult = self._decide_words(read.text, read.words, read.lemmas, read.language)
         return result
+
+    def written_language(self, text: str) -> str | None:
+        """The language ``text`` is written in ("ru", "en"), or None when it does not tell.
+
+        Read with this FAQ's words, as :meth:`match` reads it (see :mod:`faq.language`).
+        """
+        return written_language(text, self.normalizer, self.lexical.vocabulary)
 
     def match_listed(self, text: str) -> MatchResult:
         """Decide on one of the FAQ's own phrasings as `match` would, without encoding it again.

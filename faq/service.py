@@ -75,6 +75,11 @@ class FaqService:
         """Match with the current matcher."""
         return self.matcher.match(text, language)
 
+    def written_language(self, text: str) -> str | None:
+        """The language ``text`` is written in, or None when it does not tell (the engine
+        answers in it; see :mod:`faq.language`)."""
+        return self.matcher.written_language(text)
+
     def entry(self, entry_id: str) -> FaqEntry | None:
         """The current entry with this id, or None (e.g. removed by a reload)."""
         return self.faq.get(entry_id)

@@ -502,9 +502,17 @@ async def test_the_cancel_button_still_cancels_after_the_shopper_opened_the_menu
     assert [r.status for r in await _rows(app, HandoffRequest)] == ["cancelled"]
 
 
-@pytest.mark.parametrize("typed", ["отмена", "Отменить!", "вопрос решился", "never mind"])
+@pytest.mark.parametrize(
+    ("typed", "said"),
+    [
+        ("отмена", "отменён"),
+        ("Отменить!", "отменён"),
+        ("вопрос решился", "отменён"),
+        ("never mind", "cancelled"),  # written in English: answered in English
+    ],
+)
 async def test_a_typed_cancel_withdraws_the_request_like_the_button(
-    make_settings: SettingsFactory, start_app, typed: str
+    make_settings: SettingsFactory, start_app, typed: str, said: str
 ) -> None:
     app = await _app(make_settings, start_app)
     shopper = WebChatShopper(app.client)
@@ -512,7 +520,7 @@ async def test_a_typed_cancel_withdraws_the_request_like_the_button(
 
     cancelled = await shopper.send(typed)
 
-    assert "отменён" in texts_of(cancelled)
+    assert said in texts_of(cancelled)
     assert [r.status for r in await _rows(app, HandoffRequest)] == ["cancelled"]
 
 
@@ -904,3 +912,40 @@ async def test_a_complaint_about_a_topic_is_not_answered_with_the_topics_entry(
         "👤 Позвать оператора",
     ]
     assert "Нам жаль. Нажмите «Описать»" in texts_of(cashier)
+
+
+async def test_a_shopper_is_answered_in_the_language_they_write_not_their_browsers(
+    make_settings: SettingsFactory, start_app
+) -> None:
+    # Many Russian speakers keep their browser (or Telegram) in English.
+    app = await _app(make_settings, start_app)
+    shopper = WebChatShopper(app.client, language="en-US")
+
+    greeting = await shopper.send("/start")  # nothing written yet: the browser's language
+    answer = await shopper.send("скока стоит доставка")
+    rated = await shopper.press("👎", answer)  # a button: the language they last wrote in
+    number = await shopper.send("12345")  # says nothing of a language either
+
+    assert "Hello" in texts_of(greeting)
+    assert "199 ₽" in texts_of(answer)
+    assert answer[0]["text"].endswith("Помогло?")
+    assert "Ask a question" not in " ".join(buttons_of(rated))
+    assert all(not reply["text"].isascii() for reply in rated + number)
+
+
+async def test_english_written_in_a_russian_app_is_answered_in_english(
+    make_settings: SettingsFactory, start_app
+) -> None:
+    app = await _app(make_settings, start_app)
+    shopper = WebChatShopper(app.client, language="ru")
+
+    answer = await shopper.send("What are your opening hours?")
+    follow_up = await shopper.press("Delivery", answer)  # the label follows them too
+    then = await shopper.send("ok")
+    back = await shopper.send("а доставка сколько стоит?")
+
+    assert "8 am to 11 pm" in texts_of(answer)
+    assert "free from 2000" in texts_of(follow_up)
+    assert "All right!" in texts_of(then)  # «ok» says nothing: still English
+    assert "199 ₽" in texts_of(back)
+    assert "Помогло?" in texts_of(back)
