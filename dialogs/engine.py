@@ -90,6 +90,7 @@ class Engine:
         self._bus = bus
         self._clock = clock
         self._written_language = written_language
+        self._languages = catalog.languages
 
     async def handle(
         self,
@@ -161,7 +162,7 @@ class Engine:
             step, data = await self._states.load(key)
             if written is not None:
                 data[LANGUAGE] = written
-            elif data.get(LANGUAGE) in self._catalog.languages:
+            elif data.get(LANGUAGE) in self._languages:
                 language = data[LANGUAGE]
             turn = Turn(
                 message=message,
@@ -199,7 +200,7 @@ class Engine:
         except Exception:  # a nicety: the platform's language still answers
             log.exception("the language of a %s message could not be told", message.channel)
             return None
-        return written if written in self._catalog.languages else None
+        return written if written in self._languages else None
 
     async def _run(self, turn: Turn) -> None:
         for flow in self._flows:
