@@ -20,6 +20,7 @@ from faq.matcher import FaqMatcher, MatchResult
 from faq.model import Faq, FaqEntry
 from faq.normalizer import Normalizer
 from faq.phrasebook import phrasebook_files
+from faq.reference import with_referent
 from faq.semantic import EmbeddingCache, load_encoder
 from faq.settings import MatcherSettings
 
@@ -79,6 +80,11 @@ class FaqService:
         """The language ``text`` is written in, or None when it does not tell (the engine
         answers in it; see :mod:`faq.language`)."""
         return self.matcher.written_language(text)
+
+    def with_referent(self, text: str, earlier: str) -> str | None:
+        """``text`` with its pronoun replaced by what ``earlier`` named, or None (see
+        :mod:`faq.reference`)."""
+        return with_referent(text, earlier, self.matcher.normalizer)
 
     def entry(self, entry_id: str) -> FaqEntry | None:
         """The current entry with this id, or None (e.g. removed by a reload)."""

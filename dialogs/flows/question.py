@@ -84,6 +84,8 @@ class FaqLookup(Protocol):
 
     def entry(self, entry_id: str) -> FaqEntry | None: ...
 
+    def with_referent(self, text: str, earlier: str) -> str | None: ...
+
 
 class QuestionFlow(Flow):
     """Answers free text from the FAQ."""
@@ -158,7 +160,13 @@ class QuestionFlow(Flow):
     ) -> tuple[MatchResult, str]:
         """A short message the FAQ cannot answer alone, read with the question before it.
 
-        Two kinds. A follow-up to an answer: «а в воскресенье?» right after «во сколько
+        First, a pronoun after an answer stands for what that question named: «а она
+        бесплатная?» after «как получить карту лояльности» is asked as «а карту лояльности
+        бесплатная?», and gets that reading's answer or suggestions (:mod:`faq.reference`).
+        Read together with the whole earlier question instead, the earlier question would win
+        («а она быстрая?» after the delivery price would get the price again).
+
+        Then two kinds. A follow-up to an answer: «а в воскресенье?» right after «во сколько
         открываетесь» means opening hours on Sunday. Only a message that opens like one
         («а …», «и …», "and …", "what about …") is: «спасибо продавцу Марине» after an
         answer about spoiled food is not about spoiled food. And a reply to suggestions:
@@ -177,6 +185,15 @@ class QuestionFlow(Flow):
         said = normalized(turn.text)
         if len(said.split()) > FOLLOW_UP_WORDS:
             return alone, turn.text
+        if isinstance(answered, dict) and _recent(turn, answered):
+            # «а она бесплатная?»: the pronoun is what the answered question named.
+            earlier = str(answered.get("question", ""))
+            resolved = self._faq.with_referent(turn.text, earlier)
+            if resolved is not None:
+                result = await asyncio.to_thread(self._faq.match, resolved, turn.language)
+                if result.outcome in (Outcome.ANSWER, Outcome.SUGGEST):
+                    turn.data["last_question"] = resolved[:500]
+                    return result, resolved
         pointed = alone.matches if alone.outcome is Outcome.SUGGEST else alone.matches[:1]
         nearby = {match.entry_id for match in pointed}
         if isinstance(answered, dict) and said.startswith(FOLLOW_UP_OPENINGS):
@@ -197,11 +214,7 @@ class QuestionFlow(Flow):
     ) -> MatchResult | None:
         """The answer to `earlier` and this message together, if it is one of `allowed` and
         `before` (an answer or suggestions) is recent enough to be what the message means."""
-        try:
-            at = datetime.fromisoformat(str(before["at"]))
-        except (KeyError, ValueError):
-            return None
-        if not allowed or not timedelta(0) <= turn.now - at <= FOLLOW_UP_WITHIN:
+        if not allowed or not _recent(turn, before):
             return None
         together = f"{earlier} {turn.text}"
         result = await asyncio.to_thread(self._faq.match, together, turn.language)
@@ -372,6 +385,16 @@ class QuestionFlow(Flow):
     @staticmethod
     def _alternatives(turn: Turn) -> list[list[Button]]:
         return [[turn.button("menu.handoff", HANDOFF)], [turn.button("menu.back", MENU)]]
+
+
+def _recent(turn: Turn, before: dict[str, object]) -> bool:
+    """Whether ``before`` (an answer or suggestions) is recent enough for a short message to
+    refer to it."""
+    try:
+        at = datetime.fromisoformat(str(before["at"]))
+    except (KeyError, ValueError):
+        return False
+    return timedelta(0) <= turn.now - at <= FOLLOW_UP_WITHIN
 
 
 def answer_text(answer: str, offer: str | None, rate: str, also: str | None = None) -> str:

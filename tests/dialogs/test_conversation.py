@@ -949,3 +949,36 @@ async def test_english_written_in_a_russian_app_is_answered_in_english(
     assert "All right!" in texts_of(then)  # «ok» says nothing: still English
     assert "199 ₽" in texts_of(back)
     assert "Помогло?" in texts_of(back)
+
+
+async def _shipped(make_settings: SettingsFactory, start_app: Any) -> Any:
+    """The app on the shipped example FAQ, the sentence encoder on, as a chain runs it."""
+    return await start_app(make_settings(OTKLIK_FAQ__MATCHER__SEMANTIC="true"))
+
+
+async def test_a_pronoun_in_a_follow_up_stands_for_what_the_answer_was_about(
+    make_settings: SettingsFactory, start_app
+) -> None:
+    app = await _shipped(make_settings, start_app)
+    shopper = WebChatShopper(app.client)
+    await shopper.send("как получить карту лояльности")
+
+    replies = await shopper.send("а она бесплатная?")  # alone: points at nothing
+
+    assert "Карту лояльности можно бесплатно получить" in texts_of(replies)
+
+
+async def test_a_pronoun_asks_about_its_topic_not_the_question_answered_before(
+    make_settings: SettingsFactory, start_app
+) -> None:
+    # «доставка» takes the pronoun's place; read together with the whole earlier question
+    # instead, the message would score highest on the price again.
+    app = await _shipped(make_settings, start_app)
+    shopper = WebChatShopper(app.client)
+    price = await shopper.send("сколько стоит доставка")
+
+    replies = await shopper.send("а она быстрая?")
+
+    assert "199 ₽" in texts_of(price)
+    assert "199 ₽" not in texts_of(replies)
+    assert buttons_of(replies)[0] == "Как быстро доставите заказ?"
