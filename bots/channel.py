@@ -164,7 +164,8 @@ class Channel(ABC):
         """Run ``message``'s turn and send its replies, for a webhook that answers the platform
         afterwards. A failure once the message is stored (recording the replies, say) is
         logged, not raised: the platform would only send the message again, and the engine
-        takes a stored message for a redelivery and does not answer it twice. A failure
+        takes a stored message whose turn ran for a redelivery and does not answer it twice.
+        A failure
         before it is stored is raised, so the platform does send it again.
         """
         stored = False
@@ -223,7 +224,8 @@ class Channel(ABC):
         """At shutdown: let background turns finish for ``grace`` s, then cancel the rest.
 
         A cancelled turn's message is kept all the same, but its reply is not sent (nor
-        recorded for the retry job): the shopper can write again.
+        recorded for the retry job): the shopper can write again, and a platform that sends
+        the message again gets it answered then.
         """
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.finish_background(), grace)

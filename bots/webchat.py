@@ -148,7 +148,7 @@ class WebChatChannel(Channel):
             # bot answered then, so the shopper sees it now.
             async with self._uow() as uow:
                 replies = await uow.messages.replies_to(self.name, source_id)
-            if not replies:  # the first attempt is still being answered: not an empty answer
+            if not replies:  # its replies were never recorded: not an empty answer
                 raise web.HTTPConflict(
                     text=json.dumps({"error": "still answering this message; try again"}),
                     content_type="application/json",
