@@ -136,8 +136,9 @@ class QuestionFlow(Flow):
         elif result.outcome is Outcome.ANSWER and result.matches:
             self._answer(turn, result, asked)
         elif result.outcome is Outcome.SUGGEST and result.matches:
-            offered = self._suggest(turn, result)
-            self._unanswered(turn, str(result.outcome), offered)
+            # The question as read: «а она быстрая?» is kept as «а доставка быстрая?».
+            offered = self._suggest(turn, result, asked)
+            self._unanswered(turn, str(result.outcome), offered, asked)
         else:
             # «?» or a row of emoji: nothing was looked up, so «no answer to this question»
             # would be wrong; ask for words instead.
@@ -359,8 +360,9 @@ class QuestionFlow(Flow):
         turn.say(text, *rows)
         return True
 
-    def _suggest(self, turn: Turn, result: MatchResult) -> tuple[str, ...]:
-        """Offer the closest entries as buttons; returns the ids offered."""
+    def _suggest(self, turn: Turn, result: MatchResult, asked: str) -> tuple[str, ...]:
+        """Offer the closest entries as buttons; returns the ids offered. ``asked`` is the
+        question as read, kept as what a tap on one of them answers."""
         rows: list[list[Button]] = []
         offered: list[str] = []
         for match in result.matches:
@@ -370,7 +372,7 @@ class QuestionFlow(Flow):
                 rows.append([Button(text=label, payload=PICK_PREFIX + entry.id)])
                 offered.append(entry.id)
         # The whole question, as the unanswered record keeps it: `faq gaps` joins them by text.
-        _remember_suggested(turn, turn.text, offered)
+        _remember_suggested(turn, asked, offered)
         rows.append([turn.button("menu.handoff", HANDOFF)])
         if sounds_unhappy(turn.text):
             # «ужасная доставка» is a complaint first: feedback leads, the entries follow.

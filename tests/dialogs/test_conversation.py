@@ -982,3 +982,6 @@ async def test_a_pronoun_asks_about_its_topic_not_the_question_answered_before(
     assert "199 ₽" in texts_of(price)
     assert "199 ₽" not in texts_of(replies)
     assert buttons_of(replies)[0] == "Как быстро доставите заказ?"
+    # Content staff read it in `faq gaps` as it was understood, not as a bare «она».
+    kept = [row.text for row in await _rows(app, UnansweredQuestion)]
+    assert kept == ["а доставка быстрая?"]
