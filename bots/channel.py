@@ -165,8 +165,7 @@ class Channel(ABC):
         afterwards. A failure once the message is stored (recording the replies, say) is
         logged, not raised: the platform would only send the message again, and the engine
         takes a stored message whose turn ran for a redelivery and does not answer it twice.
-        A failure
-        before it is stored is raised, so the platform does send it again.
+        A failure before it is stored is raised, so the platform does send it again.
         """
         stored = False
 

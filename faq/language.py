@@ -43,7 +43,7 @@ analysed twice (the matcher reads the whole of it anyway)."""
 def written_language(
     text: str, normalizer: Normalizer, vocabulary: frozenset[str] = frozenset()
 ) -> str | None:
-    """ "ru", "en", or None when ``text`` does not tell (see the module doc).
+    """The language ``text`` is written in: "ru", "en", or None when it does not tell.
 
     ``vocabulary`` (the FAQ's words) helps the normalizer decide layout and translit fixes, as
     it does when matching.

@@ -70,7 +70,8 @@ class MatcherSettings(BaseModel):
     semantic_ceiling: float = Field(0.9, ge=-1.0, le=1.0, description="cosine that counts as 1")
     phrasebook: Path | None = Field(
         SHIPPED_PHRASEBOOK,
-        description="folder of common retail wordings lent to the FAQ's entries (off if unset)",
+        description="folder of common retail wordings lent to the FAQ's entries "
+        "(default: the shipped config/phrasebook; off: none)",
     )
     phrasebook_share: float = Field(
         0.5, ge=0.0, le=1.0, description="part of a topic's wordings that must rank an entry first"

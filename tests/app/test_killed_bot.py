@@ -51,34 +51,19 @@ async def _bot(api: TelegramAPIStandIn, folder: Path, port: int) -> AsyncIterato
         str(port),
         cwd=folder,
         env=env,
-        stdout=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,  # only the line saying it listens; the log is stderr
         stderr=asyncio.subprocess.DEVNULL,
     )
     try:
         await api.next_call("setWebhook", within=60)  # started; listening a moment later
-        await _listening(port)
+        assert process.stdout is not None
+        line = await asyncio.wait_for(process.stdout.readline(), timeout=60)
+        assert b"Running on" in line, line
         yield process
     finally:
         if process.returncode is None:
             process.kill()
             await process.wait()
-
-
-async def _listening(port: int) -> None:
-    """Return once the bot accepts connections (it registers its webhook just before)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 30
-    while True:
-        try:
-            _, writer = await asyncio.open_connection("127.0.0.1", port)
-        except OSError:
-            if loop.time() > deadline:
-                raise
-            await asyncio.sleep(0.05)  # a poll for readiness, not a timing assumption
-        else:
-            writer.close()
-            await writer.wait_closed()
-            return
 
 
 async def test_a_bot_killed_while_replying_answers_the_update_when_telegram_sends_it_again(
